@@ -1,0 +1,561 @@
+//! One connection's HTTP state, without any socket inside ("sans-IO").
+//!
+//! The stages move bytes in their own way (a blocking read, a non-blocking read after
+//! `epoll_wait`, ...); what the bytes *mean* is the same for all of them, so it lives here:
+//!
+//! ```text
+//!            received(bytes)                       to_send() / sent(n)
+//! socket ──────────────────▶ [ input ] ─parse─▶ [ output | file ] ──────────────────▶ socket
+//!                              leftover           head + body,
+//!                              partial head       file in chunks
+//! ```
+//!
+//! - [`Connection::received`] takes the bytes a read returned. Complete requests are parsed
+//!   (several, if the client pipelined them) and their responses queued, in order; a partial
+//!   request is kept for the next read; a request body is skipped.
+//! - [`Connection::to_send`] gives the bytes to write next, and [`Connection::sent`] says how
+//!   many the write took. A short write (or `WouldBlock`) just means calling `to_send` again
+//!   later: it resumes exactly where the last write stopped.
+//! - A file is read into the output in chunks of [`FILE_CHUNK_BYTES`] as the socket takes
+//!   them, so a large file to a slow reader costs one chunk of memory, not the whole file.
+//!   While a response is being sent, later pipelined requests wait in the input and no more
+//!   is read ([`Connection::wants_read`]), so memory stays bounded whatever the client does.
+//! - An idle connection holds no buffers at all: they are freed when everything is sent.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::mem;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::request::{self, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, Parsed};
+use crate::response::{Body, Response, Status};
+use crate::serve::{Site, request_line};
+
+/// How much of a file is read into memory at a time: large enough that a big file takes few
+/// reads and writes, small enough that thousands of slow downloads fit in memory.
+pub const FILE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Whether a connection may serve more than one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepAlive {
+    /// Requests follow each other on one connection until either side closes it.
+    On,
+    /// Every response says `Connection: close`, and the connection ends after it.
+    Off,
+}
+
+/// The HTTP state of one connection: what has been received and not yet parsed, what is
+/// waiting to be sent, and whether the connection should end.
+#[derive(Debug)]
+pub struct Connection {
+    peer: SocketAddr,
+    site: Arc<Site>,
+    keep_alive: KeepAlive,
+    /// Bytes received but not yet used: the start of a request whose head is incomplete, or
+    /// pipelined requests waiting for the response before them to be sent.
+    input: Vec<u8>,
+    /// Bytes to send; `output[written..]` is what is left of them.
+    output: Vec<u8>,
+    written: usize,
+    /// A file whose remaining bytes follow `output`, and how many remain.
+    file: Option<(File, u64)>,
+    /// Bytes of a request body still to be received and thrown away.
+    body_to_skip: u64,
+    /// No more requests will be read: send what is queued, then close.
+    closing: bool,
+    /// When the first byte of the unfinished request head arrived (for the head timeout).
+    head_started: Option<Instant>,
+    /// When the peer last sent or took bytes (for the idle timeout).
+    last_active: Instant,
+}
+
+impl Connection {
+    /// A new connection from `peer`, serving `site`.
+    pub fn new(peer: SocketAddr, site: Arc<Site>, keep_alive: KeepAlive) -> Self {
+        Connection {
+            peer,
+            site,
+            keep_alive,
+            input: Vec::new(),
+            output: Vec::new(),
+            written: 0,
+            file: None,
+            body_to_skip: 0,
+            closing: false,
+            head_started: None,
+            last_active: Instant::now(),
+        }
+    }
+
+    /// Takes the bytes a read returned: answers every complete request among them (and any
+    /// waiting from before), and keeps an incomplete one for later.
+    pub fn received(&mut self, bytes: &[u8]) {
+        self.last_active = Instant::now();
+        if self.closing {
+            // After `Connection: close` or an error, nothing more is read (RFC 9112 §9.6).
+            return;
+        }
+        if self.input.is_empty() {
+            // The common case: the bytes hold whole requests, parsed where they lie, no copy.
+            let used = self.process(bytes);
+            self.input.extend_from_slice(&bytes[used..]);
+        } else {
+            let before = self.input.len();
+            self.input.extend_from_slice(bytes);
+            // A head can only complete, or break a limit, when a line ends or a limit is
+            // crossed: parsing again after every byte of a trickling client would cost time
+            // quadratic in the head's size.
+            let crossed = |limit| before <= limit && limit < before + bytes.len();
+            if bytes.contains(&b'\n') || crossed(MAX_REQUEST_LINE_BYTES) || crossed(MAX_HEAD_BYTES)
+            {
+                self.process_input();
+            }
+        }
+        if self.input.is_empty() {
+            self.head_started = None;
+        } else if self.head_started.is_none() {
+            self.head_started = Some(self.last_active);
+        }
+    }
+
+    /// The peer closed its side: no more requests will come. What is queued is still sent
+    /// (a client may send its requests, shut down its writing side, then read).
+    pub fn received_eof(&mut self) {
+        self.closing = true;
+        self.input = Vec::new();
+    }
+
+    /// The bytes to write next (empty when there is nothing to send now). Reads the next chunk
+    /// of a file being sent when the previous one is gone.
+    ///
+    /// # Errors
+    ///
+    /// When reading the file fails or it turns out shorter than announced; the connection
+    /// must then be closed (the client sees a short body, which is how HTTP says "failed").
+    pub fn to_send(&mut self) -> io::Result<&[u8]> {
+        if self.written == self.output.len() && self.file.is_some() {
+            self.output.clear();
+            self.written = 0;
+            self.fill_from_file()?;
+        }
+        Ok(&self.output[self.written..])
+    }
+
+    /// Records that a write took `count` bytes of what [`Connection::to_send`] gave. When
+    /// everything is sent, requests that were waiting behind the response are answered.
+    pub fn sent(&mut self, count: usize) {
+        self.written += count;
+        self.last_active = Instant::now();
+        if self.written < self.output.len() || self.file.is_some() {
+            return;
+        }
+        self.written = 0;
+        if self.input.is_empty() {
+            // Idle: hold no memory while waiting for the next request.
+            self.output = Vec::new();
+        } else {
+            self.output.clear();
+            self.process_input();
+            if self.input.is_empty() {
+                self.head_started = None;
+            }
+        }
+    }
+
+    /// Whether reading more makes sense now: not when closing, and not while a response is
+    /// still being sent (the peer must read before it may send more: that bounds memory).
+    pub fn wants_read(&self) -> bool {
+        !self.closing && !self.wants_write()
+    }
+
+    /// Whether there are bytes waiting to be sent.
+    pub fn wants_write(&self) -> bool {
+        self.written < self.output.len() || self.file.is_some()
+    }
+
+    /// Whether the connection is over: closing, and everything sent.
+    pub fn is_finished(&self) -> bool {
+        self.closing && !self.wants_write()
+    }
+
+    /// The moment this connection times out if nothing happens: the head timeout while a
+    /// request head is arriving, otherwise the idle timeout.
+    pub fn deadline(&self) -> Instant {
+        self.head_started.unwrap_or(self.last_active) + self.site.timeout
+    }
+
+    /// The deadline has passed. A client that stopped halfway through a request head gets a
+    /// 408; an idle one is simply finished. Either way the connection then ends.
+    pub fn timed_out(&mut self) {
+        if self.head_started.is_some() && !self.closing {
+            self.input = Vec::new();
+            self.site.log_access(self.peer, "-", Status::RequestTimeout, 0);
+            self.queue(Response::error(Status::RequestTimeout));
+        } else {
+            self.output = Vec::new();
+            self.written = 0;
+            self.file = None;
+        }
+        self.closing = true;
+    }
+
+    /// Answers the requests waiting in `input`, keeping what remains.
+    fn process_input(&mut self) {
+        let input = mem::take(&mut self.input);
+        let used = self.process(&input);
+        self.input = input;
+        self.input.drain(..used);
+        if self.input.is_empty() {
+            self.input = Vec::new();
+        }
+    }
+
+    /// Answers the complete requests at the start of `data`; returns how many bytes were used.
+    fn process(&mut self, data: &[u8]) -> usize {
+        let mut used = 0;
+        loop {
+            let skip = self.body_to_skip.min((data.len() - used) as u64);
+            self.body_to_skip -= skip;
+            used += skip as usize;
+            if self.closing {
+                return data.len();
+            }
+            if used == data.len() || self.wants_write_more_than_a_chunk() {
+                return used;
+            }
+            match request::parse(&data[used..]) {
+                Ok(Parsed::Complete { request, head_length }) => {
+                    let response = self.site.respond(&request);
+                    let bytes = if response.head_only { 0 } else { response.content_length() };
+                    self.site.log_access(self.peer, request_line(&request), response.status, bytes);
+                    self.queue(response);
+                    used += head_length;
+                    self.body_to_skip = request.content_length;
+                    self.head_started = None;
+                }
+                Ok(Parsed::Incomplete) => return used,
+                Err(error) => {
+                    self.site.log_access(
+                        self.peer,
+                        format_args!("- ({})", error.reason),
+                        error.status,
+                        0,
+                    );
+                    self.queue(Response::error(error.status));
+                    return data.len();
+                }
+            }
+        }
+    }
+
+    /// Stops answering pipelined requests while a file is being sent or the output is already
+    /// large: they wait in `input` until the client has read what is before them.
+    fn wants_write_more_than_a_chunk(&self) -> bool {
+        self.file.is_some() || self.output.len() - self.written >= FILE_CHUNK_BYTES
+    }
+
+    /// Queues a response: its head, then its body (a small file is read at once, so that head
+    /// and body leave in one write; a large one in chunks as the socket takes them).
+    fn queue(&mut self, mut response: Response) {
+        if self.keep_alive == KeepAlive::Off {
+            response.keep_alive = false;
+            response.http10_keep_alive = false;
+        }
+        self.closing |= !response.keep_alive;
+        response.write_head(&mut self.output);
+        if response.head_only {
+            return;
+        }
+        match response.body {
+            Body::Bytes(bytes) => self.output.extend_from_slice(&bytes),
+            Body::File(file, length) => {
+                self.file = Some((file, length));
+                if let Err(error) = self.fill_from_file() {
+                    // The head promised more than we can send: cut the connection.
+                    self.site.log_error(self.peer, &error);
+                    self.file = None;
+                    self.closing = true;
+                }
+            }
+        }
+    }
+
+    /// Reads the next chunk of the file being sent onto the end of `output`.
+    fn fill_from_file(&mut self) -> io::Result<()> {
+        let Some((file, remaining)) = &mut self.file else { return Ok(()) };
+        let room = FILE_CHUNK_BYTES.saturating_sub(self.output.len() - self.written);
+        let chunk = (*remaining).min(room as u64);
+        if chunk == 0 {
+            return Ok(());
+        }
+        self.output.reserve(chunk as usize);
+        let before = self.output.len();
+        let result = file.take(chunk).read_to_end(&mut self.output);
+        let read = (self.output.len() - before) as u64;
+        *remaining -= read;
+        if *remaining == 0 {
+            self.file = None;
+        }
+        match result {
+            Err(error) => Err(error),
+            Ok(0) => {
+                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent"))
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A site in a temporary directory with a small and a large file.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        site: Arc<Site>,
+        large: Vec<u8>,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("small.txt"), "hello").unwrap();
+        let large: Vec<u8> = (0..FILE_CHUNK_BYTES * 3 + 17).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("large.bin"), &large).unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let site = Arc::new(Site { root, quiet: true, timeout: Duration::from_secs(5) });
+        Fixture { _dir: dir, site, large }
+    }
+
+    fn connection(fixture: &Fixture) -> Connection {
+        Connection::new("127.0.0.1:1".parse().unwrap(), fixture.site.clone(), KeepAlive::On)
+    }
+
+    /// Sends everything the connection has queued, `chunk` bytes per "write" at most.
+    fn drain(connection: &mut Connection, chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let pending = connection.to_send().unwrap();
+            if pending.is_empty() {
+                return out;
+            }
+            let count = pending.len().min(chunk);
+            out.extend_from_slice(&pending[..count]);
+            connection.sent(count);
+        }
+    }
+
+    /// Splits a byte stream of responses into (status line, body) pairs using Content-Length.
+    fn responses(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut found = Vec::new();
+        while !bytes.is_empty() {
+            let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head") + 4;
+            let head = String::from_utf8(bytes[..end].to_vec()).unwrap();
+            let length: usize = head
+                .lines()
+                .find_map(|line| line.strip_prefix("Content-Length: "))
+                .map(|value| value.trim().parse().unwrap())
+                .unwrap();
+            let body_length = if head.contains("X-Head") { 0 } else { length };
+            found.push((
+                head.lines().next().unwrap().to_string(),
+                bytes[end..end + body_length].to_vec(),
+            ));
+            bytes = &bytes[end + body_length..];
+        }
+        found
+    }
+
+    const GET_SMALL: &[u8] = b"GET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n";
+
+    #[test]
+    fn one_byte_at_a_time() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        for &byte in &GET_SMALL[..GET_SMALL.len() - 1] {
+            connection.received(&[byte]);
+            assert!(!connection.wants_write(), "nothing to answer before the head is complete");
+        }
+        connection.received(&GET_SMALL[GET_SMALL.len() - 1..]);
+        let out = drain(&mut connection, usize::MAX);
+        assert_eq!(responses(&out), vec![("HTTP/1.1 200 OK".into(), b"hello".to_vec())]);
+        assert!(!connection.is_finished(), "keep-alive");
+        assert_eq!(
+            connection.input.capacity() + connection.output.capacity(),
+            0,
+            "idle holds no buffers"
+        );
+    }
+
+    #[test]
+    fn pipelined_requests_in_one_read_are_answered_in_order() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        let bytes = [GET_SMALL, b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", GET_SMALL].concat();
+        connection.received(&bytes);
+        let statuses: Vec<String> =
+            responses(&drain(&mut connection, usize::MAX)).into_iter().map(|r| r.0).collect();
+        assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"]);
+    }
+
+    #[test]
+    fn short_writes_resume_where_they_stopped() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+        connection.received(GET_SMALL);
+        let out = drain(&mut connection, 1000);
+        let found = responses(&out);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].1, f.large);
+        assert_eq!(found[1].1, b"hello");
+    }
+
+    #[test]
+    fn a_large_file_is_streamed_in_bounded_chunks() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+        let mut body = Vec::new();
+        while connection.wants_write() {
+            let pending = connection.to_send().unwrap();
+            assert!(
+                pending.len() <= FILE_CHUNK_BYTES + 200,
+                "at most a chunk (and a head) in memory"
+            );
+            body.extend_from_slice(pending);
+            let count = pending.len();
+            connection.sent(count);
+        }
+        assert_eq!(responses(&body)[0].1, f.large);
+    }
+
+    #[test]
+    fn nothing_more_is_read_while_a_response_waits() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(!connection.wants_read());
+        drain(&mut connection, usize::MAX);
+        assert!(connection.wants_read());
+    }
+
+    #[test]
+    fn a_body_is_skipped_across_reads() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection
+            .received(b"GET /small.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n01234");
+        connection.received(b"56789GET /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+        let statuses: Vec<String> =
+            responses(&drain(&mut connection, usize::MAX)).into_iter().map(|r| r.0).collect();
+        assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]);
+    }
+
+    #[test]
+    fn bad_input_is_answered_then_the_connection_ends() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET / HTTP/1.1\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+        let found = responses(&drain(&mut connection, usize::MAX));
+        assert_eq!(found.len(), 1, "nothing after the error is answered");
+        assert_eq!(found[0].0, "HTTP/1.1 400 Bad Request");
+        assert!(connection.is_finished());
+    }
+
+    #[test]
+    fn connection_close_ends_after_the_response() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /small.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        connection.received(GET_SMALL);
+        let out = drain(&mut connection, usize::MAX);
+        assert_eq!(responses(&out).len(), 1);
+        assert!(String::from_utf8_lossy(&out).contains("Connection: close\r\n"));
+        assert!(connection.is_finished());
+    }
+
+    #[test]
+    fn keep_alive_off_closes_after_every_response() {
+        let f = fixture();
+        let mut connection =
+            Connection::new("127.0.0.1:1".parse().unwrap(), f.site.clone(), KeepAlive::Off);
+        connection.received(&[GET_SMALL, GET_SMALL].concat());
+        let out = drain(&mut connection, usize::MAX);
+        assert_eq!(responses(&out).len(), 1);
+        assert!(String::from_utf8_lossy(&out).contains("Connection: close\r\n"));
+        assert!(connection.is_finished());
+    }
+
+    #[test]
+    fn head_request_sends_no_body() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"HEAD /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+        let out = drain(&mut connection, usize::MAX);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("\r\n\r\n"));
+        assert!(text.contains(&format!("Content-Length: {}\r\n", f.large.len())));
+    }
+
+    #[test]
+    fn eof_still_sends_what_is_queued() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(GET_SMALL);
+        connection.received_eof();
+        assert!(!connection.is_finished());
+        assert_eq!(responses(&drain(&mut connection, usize::MAX)).len(), 1);
+        assert!(connection.is_finished());
+    }
+
+    #[test]
+    fn a_stalled_head_gets_408_and_an_idle_connection_just_ends() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /small");
+        assert!(connection.deadline() > Instant::now());
+        connection.timed_out();
+        let out = drain(&mut connection, usize::MAX);
+        assert!(out.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
+        assert!(connection.is_finished());
+
+        let mut idle = self::connection(&f);
+        idle.timed_out();
+        assert!(drain(&mut idle, usize::MAX).is_empty());
+        assert!(idle.is_finished());
+    }
+
+    #[test]
+    fn the_head_timeout_runs_from_the_first_byte() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /sm");
+        let first = connection.deadline();
+        std::thread::sleep(Duration::from_millis(5));
+        connection.received(b"all");
+        assert_eq!(connection.deadline(), first, "trickling bytes do not extend the deadline");
+        connection.received(b".txt HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert!(connection.deadline() > first, "a complete request resets it");
+    }
+
+    #[test]
+    fn limits_hold_when_the_head_trickles_in() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /");
+        for _ in 0..MAX_REQUEST_LINE_BYTES / 100 + 1 {
+            connection.received(&[b'a'; 100]);
+        }
+        let out = drain(&mut connection, usize::MAX);
+        assert!(
+            out.starts_with(b"HTTP/1.1 414 URI Too Long\r\n"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        assert!(connection.is_finished());
+    }
+}

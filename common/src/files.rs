@@ -1,0 +1,331 @@
+//! From a request path to a file under the document root, without ever leaving the root.
+//!
+//! The path a client sends is hostile until proven otherwise: `/../../etc/passwd`,
+//! `/%2e%2e/secret`, `/a%00.html`, or a symlink inside the root that points outside it. The
+//! rules, in order:
+//!
+//! 1. the query (`?...`) and fragment (`#...`) are ignored;
+//! 2. `%XX` escapes are decoded, and the result must be UTF-8 (400 otherwise);
+//! 3. a `..` segment, a NUL or a backslash is refused (400), after decoding, so `%2e%2e`
+//!    is caught too;
+//! 4. a directory is served by its `index.html`; asked for without its trailing slash it is
+//!    redirected (301) to the slash form, so relative links in the page resolve; without an
+//!    index it is 404 (no listings);
+//! 5. the path with every symlink followed must still lie inside the canonical root (404
+//!    otherwise), and must be a regular file (a FIFO or a device would block or never end).
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+
+use percent_encoding::percent_decode_str;
+
+use crate::request::HttpError;
+use crate::response::Status;
+
+/// What a path resolved to.
+#[derive(Debug)]
+pub enum Resolved {
+    /// A regular file inside the root, open for reading.
+    File {
+        /// The open file.
+        file: File,
+        /// Its length, which becomes `Content-Length`.
+        length: u64,
+        /// Its MIME type, from its extension.
+        content_type: &'static str,
+    },
+    /// A directory asked for without its trailing slash: redirect to this location.
+    Redirect(String),
+}
+
+/// Resolves a request path (origin form, query allowed) to a file under `root`.
+///
+/// `root` must be canonical (absolute, no symlinks), as [`fs::canonicalize`] returns it.
+///
+/// # Errors
+///
+/// 400 for a path that does not decode to UTF-8 or that holds `..`, NUL or backslash; 404
+/// for anything missing, outside the root, or not a regular file; 403 when the file exists
+/// but cannot be read.
+///
+/// # Examples
+///
+/// ```
+/// use common::files::{resolve, Resolved};
+///
+/// let root = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
+/// let Ok(Resolved::File { content_type, .. }) = resolve(&root, "/Cargo.toml?x=1") else { panic!() };
+/// assert_eq!(content_type, "application/toml");
+/// assert!(resolve(&root, "/../Cargo.toml").is_err());
+/// ```
+pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
+    let (path, query) = match path.find(['?', '#']) {
+        Some(end) => (&path[..end], &path[end..]),
+        None => (path, ""),
+    };
+    let decoded = percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| HttpError::new(Status::BadRequest, "path is not UTF-8"))?;
+    if decoded.contains(['\0', '\\']) || decoded.split('/').any(|segment| segment == "..") {
+        return Err(HttpError::new(Status::BadRequest, "path escapes the root"));
+    }
+
+    let mut file_path = root.to_path_buf();
+    file_path.extend(decoded.split('/').filter(|segment| !segment.is_empty() && *segment != "."));
+    let mut metadata = fs::metadata(&file_path).map_err(not_found)?;
+    if metadata.is_dir() {
+        if !decoded.ends_with('/') {
+            // Keep the query: only the path changes. A fragment never reaches the server.
+            let query = query.split('#').next().unwrap_or("");
+            return Ok(Resolved::Redirect(format!("{path}/{query}")));
+        }
+        file_path.push("index.html");
+        metadata = fs::metadata(&file_path).map_err(not_found)?;
+    }
+    // Checked before opening: opening a FIFO for reading blocks until a writer appears.
+    if !metadata.is_file() {
+        return Err(HttpError::new(Status::NotFound, "not a regular file"));
+    }
+
+    // Follow every symlink, then check the result is still inside the root.
+    let real_path = fs::canonicalize(&file_path).map_err(not_found)?;
+    if !real_path.starts_with(root) {
+        return Err(HttpError::new(Status::NotFound, "symlink leads outside the root"));
+    }
+    let file = File::open(&real_path).map_err(not_found)?;
+    Ok(Resolved::File { file, length: metadata.len(), content_type: content_type(&file_path) })
+}
+
+fn not_found(error: io::Error) -> HttpError {
+    match error.kind() {
+        io::ErrorKind::PermissionDenied => HttpError::new(Status::Forbidden, "permission denied"),
+        _ => HttpError::new(Status::NotFound, "no such file"),
+    }
+}
+
+/// The MIME type for a file name, by its extension; text types carry `charset=utf-8` so a
+/// browser shows non-ASCII text (our Chinese page) correctly.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(common::files::content_type(Path::new("a/INDEX.HTML")), "text/html; charset=utf-8");
+/// assert_eq!(common::files::content_type(Path::new("photo.png")), "image/png");
+/// assert_eq!(common::files::content_type(Path::new("README")), "application/octet-stream");
+/// ```
+pub fn content_type(path: &Path) -> &'static str {
+    let extension = path.extension().and_then(|extension| extension.to_str()).unwrap_or("");
+    match extension.to_ascii_lowercase().as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "md" => "text/markdown; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "xml" => "application/xml; charset=utf-8",
+        "svg" => "image/svg+xml; charset=utf-8",
+        "toml" => "application/toml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "pdf" => "application/pdf",
+        "wasm" => "application/wasm",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "mp4" => "video/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::fs::symlink;
+    use std::path::PathBuf;
+
+    /// A temporary directory holding a root and a secret file beside it (outside the root).
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(dir.path()).unwrap();
+        let root = base.join("root");
+        fs::create_dir_all(root.join("docs")).unwrap();
+        fs::create_dir_all(root.join("empty")).unwrap();
+        fs::write(root.join("index.html"), "home").unwrap();
+        fs::write(root.join("docs/index.html"), "docs").unwrap();
+        fs::write(root.join("a b.txt"), "spaced").unwrap();
+        fs::write(root.join("中文.html"), "chinese").unwrap();
+        fs::write(base.join("secret.txt"), "secret").unwrap();
+        symlink(base.join("secret.txt"), root.join("escape.txt")).unwrap();
+        symlink(&base, root.join("parent")).unwrap();
+        symlink(root.join("a b.txt"), root.join("inside.txt")).unwrap();
+        Fixture { _dir: dir, root }
+    }
+
+    fn body(resolved: Result<Resolved, HttpError>) -> String {
+        match resolved {
+            Ok(Resolved::File { mut file, .. }) => {
+                let mut text = String::new();
+                file.read_to_string(&mut text).unwrap();
+                text
+            }
+            other => panic!("expected a file, got {other:?}"),
+        }
+    }
+
+    fn status(resolved: Result<Resolved, HttpError>) -> Status {
+        match resolved {
+            Err(error) => error.status,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn root_and_directories_serve_their_index() {
+        let f = fixture();
+        assert_eq!(body(resolve(&f.root, "/")), "home");
+        assert_eq!(body(resolve(&f.root, "/docs/")), "docs");
+        assert_eq!(body(resolve(&f.root, "/docs/index.html")), "docs");
+    }
+
+    #[test]
+    fn query_and_fragment_are_ignored() {
+        let f = fixture();
+        assert_eq!(body(resolve(&f.root, "/index.html?v=2")), "home");
+        assert_eq!(body(resolve(&f.root, "/index.html#top")), "home");
+    }
+
+    #[test]
+    fn percent_escapes_are_decoded_as_utf8() {
+        let f = fixture();
+        assert_eq!(body(resolve(&f.root, "/a%20b.txt")), "spaced");
+        assert_eq!(body(resolve(&f.root, "/%E4%B8%AD%E6%96%87.html")), "chinese");
+        assert_eq!(status(resolve(&f.root, "/%ff.html")), Status::BadRequest);
+    }
+
+    #[test]
+    fn directory_without_slash_redirects_keeping_the_query() {
+        let f = fixture();
+        match resolve(&f.root, "/docs?x=1") {
+            Ok(Resolved::Redirect(location)) => assert_eq!(location, "/docs/?x=1"),
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+        match resolve(&f.root, "/docs") {
+            Ok(Resolved::Redirect(location)) => assert_eq!(location, "/docs/"),
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn directory_without_index_is_404_not_a_listing() {
+        let f = fixture();
+        assert_eq!(status(resolve(&f.root, "/empty/")), Status::NotFound);
+    }
+
+    #[test]
+    fn missing_files_are_404() {
+        let f = fixture();
+        assert_eq!(status(resolve(&f.root, "/nope.html")), Status::NotFound);
+        assert_eq!(status(resolve(&f.root, "/index.html/more")), Status::NotFound);
+    }
+
+    #[test]
+    fn traversal_is_refused_plain_or_encoded() {
+        let f = fixture();
+        for path in [
+            "/../secret.txt",
+            "/docs/../../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/%2E%2E%2fsecret.txt",
+            "/docs/..",
+            "/..",
+            "/a%00.html",
+            "/..%5csecret.txt",
+            "/docs%5c..%5c..%5csecret.txt",
+        ] {
+            assert_eq!(status(resolve(&f.root, path)), Status::BadRequest, "{path}");
+        }
+    }
+
+    #[test]
+    fn symlinks_may_not_lead_outside_the_root() {
+        let f = fixture();
+        assert_eq!(status(resolve(&f.root, "/escape.txt")), Status::NotFound);
+        assert_eq!(status(resolve(&f.root, "/parent/secret.txt")), Status::NotFound);
+        // A detour through a symlink that ends back inside the root is harmless.
+        assert_eq!(body(resolve(&f.root, "/parent/root/index.html")), "home");
+        assert_eq!(body(resolve(&f.root, "/inside.txt")), "spaced");
+    }
+
+    #[test]
+    fn dot_segments_stay_inside() {
+        let f = fixture();
+        assert_eq!(body(resolve(&f.root, "/./docs/./index.html")), "docs");
+        assert_eq!(body(resolve(&f.root, "//docs//index.html")), "docs");
+    }
+
+    #[test]
+    fn special_files_are_not_served() {
+        let f = fixture();
+        let fifo = f.root.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|status| status.success()) {
+            assert_eq!(status(resolve(&f.root, "/fifo")), Status::NotFound);
+        }
+    }
+
+    #[test]
+    fn mime_types_carry_charset_on_text() {
+        assert_eq!(content_type(Path::new("a.css")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.js")), "text/javascript; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.svg")), "image/svg+xml; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.JPG")), "image/jpeg");
+        assert_eq!(content_type(Path::new("a.bin")), "application/octet-stream");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+            #[test]
+            fn no_path_resolves_outside_the_root(
+                segments in proptest::collection::vec(
+                    prop_oneof![
+                        Just("..".to_string()), Just("%2e%2e".to_string()), Just("%2E.".to_string()),
+                        Just(".".to_string()), Just("".to_string()), Just("parent".to_string()),
+                        Just("escape.txt".to_string()), Just("secret.txt".to_string()),
+                        Just("docs".to_string()), Just("%2f".to_string()), Just("%5c".to_string()),
+                        Just("%00".to_string()), Just("root".to_string()), "[a-z%0-9.]{1,6}",
+                    ],
+                    0..6,
+                )
+            ) {
+                let f = fixture();
+                let path = format!("/{}", segments.join("/"));
+                match resolve(&f.root, &path) {
+                    Ok(Resolved::File { mut file, .. }) => {
+                        let mut text = String::new();
+                        file.read_to_string(&mut text).unwrap();
+                        prop_assert_ne!(text, "secret", "{} escaped the root", path);
+                    }
+                    Ok(Resolved::Redirect(location)) => prop_assert!(location.starts_with('/')),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,724 @@
+//! Parsing a request head, incrementally, from whatever bytes have arrived so far.
+//!
+//! A request head is a request line and header lines, each ended by CRLF, then an empty line:
+//!
+//! ```text
+//! GET /index.html HTTP/1.1\r\n      <- request line: method, target, version
+//! Host: 127.0.0.1:8002\r\n          <- header lines: name, colon, value
+//! \r\n                              <- the empty line ends the head
+//! ```
+//!
+//! TCP delivers a stream of bytes, not messages: one read may return half a request line, or
+//! three whole requests (a client that *pipelines*). So [`parse`] takes all the bytes received
+//! so far and answers [`Parsed::Incomplete`] (read more and call again) or
+//! [`Parsed::Complete`] with the request and how many bytes its head used; the caller drops
+//! those bytes, then skips the request's body (`content_length` bytes), and what remains is
+//! the start of the next request. Bad input is an [`HttpError`] carrying the status to answer.
+//!
+//! The request line is matched by one regular expression, compiled once.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::bytes::Regex;
+
+use crate::response::Status;
+
+/// The longest request line accepted: 414 beyond. RFC 9112 §3 asks servers to accept at least
+/// 8000 octets; 8 KiB is also nginx's default buffer for it.
+pub const MAX_REQUEST_LINE_BYTES: usize = 8 * 1024;
+
+/// The largest head (request line and headers) accepted: 431 beyond. Apache and nginx allow
+/// 8 KiB per line; a whole head of 64 KiB is generous for any real client.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The most header lines accepted: 431 beyond (Apache's `LimitRequestFields` is 100).
+pub const MAX_HEADERS: usize = 100;
+
+/// The largest request body the server reads (and discards: a static-file server has no use
+/// for one): 413 beyond. Anything larger is more likely an attack than a client.
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+/// `METHOD SP request-target SP HTTP/x.y`, anchored at both ends (RFC 9112 §3). The method
+/// is a *token*; the target is visible ASCII without spaces; the version is one digit, a dot,
+/// one digit. Anything else (tabs, double spaces, a bare CR, lowercase `http/1.1`) fails.
+static REQUEST_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?-u)([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([!-~]+) HTTP/([0-9])\.([0-9])$")
+        .expect("the request-line pattern is a valid regex")
+});
+
+/// The methods this server serves. Others end in [`HttpError`]: 405 for methods that HTTP
+/// defines (they make sense, just not on static files), 501 for any other token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Send the file.
+    Get,
+    /// Send only the head GET would send.
+    Head,
+}
+
+/// The protocol version of a request. `HTTP/1.2` and other later 1.x are served as 1.1;
+/// 2.0 and up are refused with 505 (those versions are not spoken as text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0: the connection closes after each response unless the client asks otherwise.
+    Http10,
+    /// HTTP/1.1: the connection stays open unless either side says `Connection: close`.
+    Http11,
+}
+
+/// A request head, borrowing from the bytes it was parsed from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// GET or HEAD.
+    pub method: Method,
+    /// The request target exactly as sent (`/a%20b.html?x=1`, or absolute `http://h/a`).
+    pub target: &'a str,
+    /// The path part of the target in origin form: for `GET http://host/a?b` it is `/a?b`.
+    pub path: &'a str,
+    /// The version the client spoke.
+    pub version: Version,
+    /// Header lines in order: names as sent (compare them case-insensitively), values with
+    /// surrounding whitespace removed. Values may hold any byte but controls.
+    pub headers: Vec<(&'a str, &'a [u8])>,
+    /// The body length from `Content-Length` (0 without one). The caller must skip these
+    /// bytes before the next request starts.
+    pub content_length: u64,
+    /// Whether the connection may stay open after the response: HTTP/1.1 unless
+    /// `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`. A request that
+    /// expects `100-continue` and has a body is answered at once and the connection closed,
+    /// rather than waiting for a body the client may hold back.
+    pub keep_alive: bool,
+}
+
+impl Request<'_> {
+    /// The value of the first header with this name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    }
+}
+
+/// What [`parse`] found in the bytes so far.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    /// A whole head: the request and the number of bytes it used (its body, if any, follows).
+    Complete {
+        /// The request.
+        request: Request<'a>,
+        /// How many bytes the head took, including any empty lines before it.
+        head_length: usize,
+    },
+    /// The head is not all here yet: read more bytes, append them, and call again.
+    Incomplete,
+}
+
+/// Bad input: the status to answer with, and a short reason for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    /// The status the response carries.
+    pub status: Status,
+    /// What was wrong, in a few words.
+    pub reason: &'static str,
+}
+
+impl HttpError {
+    /// An error answered with `status`.
+    pub const fn new(status: Status, reason: &'static str) -> Self {
+        HttpError { status, reason }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+fn bad(reason: &'static str) -> HttpError {
+    HttpError::new(Status::BadRequest, reason)
+}
+
+/// Parses the request head at the start of `bytes`.
+///
+/// # Errors
+///
+/// An [`HttpError`] as soon as the bytes received so far are known to be bad, even when the
+/// head is not complete yet: 400 for broken syntax, 414 for a request line over
+/// [`MAX_REQUEST_LINE_BYTES`], 431 for a head over [`MAX_HEAD_BYTES`] or more than
+/// [`MAX_HEADERS`] headers, 405 or 501 for methods, 505 for HTTP/2 and later, 413 for a
+/// body over [`MAX_BODY_BYTES`], 501 for `Transfer-Encoding`.
+///
+/// # Examples
+///
+/// ```
+/// use common::request::{parse, Method, Parsed};
+///
+/// let bytes = b"GET /index.html HTTP/1.1\r\nHost: example\r\n\r\nGET /next";
+/// let Ok(Parsed::Complete { request, head_length }) = parse(bytes) else { panic!() };
+/// assert_eq!(request.method, Method::Get);
+/// assert_eq!(request.path, "/index.html");
+/// assert_eq!(&bytes[head_length..], b"GET /next"); // the next request starts here
+///
+/// assert_eq!(parse(b"GET /index.html HT"), Ok(Parsed::Incomplete));
+/// ```
+pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, HttpError> {
+    // RFC 9112 §2.2: a server should ignore empty lines before the request line (some
+    // clients send an extra CRLF after a body).
+    let mut start = 0;
+    while let Some(rest) = bytes.get(start..) {
+        if rest.starts_with(b"\r\n") {
+            start += 2;
+        } else if rest.starts_with(b"\n") {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    if start > MAX_HEAD_BYTES {
+        return Err(HttpError::new(Status::HeaderFieldsTooLarge, "too many empty lines"));
+    }
+
+    let Some((line, mut next)) = next_line(bytes, start)? else {
+        if bytes.len() - start > MAX_REQUEST_LINE_BYTES {
+            return Err(HttpError::new(Status::UriTooLong, "request line too long"));
+        }
+        return Ok(Parsed::Incomplete);
+    };
+    if line.len() > MAX_REQUEST_LINE_BYTES {
+        return Err(HttpError::new(Status::UriTooLong, "request line too long"));
+    }
+    let (method, target, version) = parse_request_line(line)?;
+
+    // Header lines, up to the empty line that ends the head. Each complete line is checked
+    // as soon as it is here, so bad input is refused without waiting for the rest.
+    let mut headers = Vec::new();
+    let head_length = loop {
+        let Some((line, after)) = next_line(bytes, next)? else {
+            if bytes.len() > MAX_HEAD_BYTES {
+                return Err(HttpError::new(Status::HeaderFieldsTooLarge, "head too large"));
+            }
+            return Ok(Parsed::Incomplete);
+        };
+        if after > MAX_HEAD_BYTES {
+            return Err(HttpError::new(Status::HeaderFieldsTooLarge, "head too large"));
+        }
+        next = after;
+        if line.is_empty() {
+            break after;
+        }
+        if headers.len() == MAX_HEADERS {
+            return Err(HttpError::new(Status::HeaderFieldsTooLarge, "too many headers"));
+        }
+        headers.push(parse_header(line)?);
+    };
+
+    let request = check_request(method, target, version, headers)?;
+    Ok(Parsed::Complete { request, head_length })
+}
+
+/// Finds the line that starts at `start`: its bytes without the line ending, and where the
+/// next line starts. `None` when no LF has arrived yet.
+///
+/// Lines end in CRLF; a lone LF is accepted too (RFC 9112 §2.2 allows it, and it lets a
+/// student type requests into `nc` without `-C`). A CR anywhere else is a *bare CR*: 400,
+/// because servers and proxies that read it differently can be tricked (request smuggling).
+fn next_line(bytes: &[u8], start: usize) -> Result<Option<(&[u8], usize)>, HttpError> {
+    let rest = &bytes[start..];
+    let Some(newline) = rest.iter().position(|&byte| byte == b'\n') else {
+        // A CR not at the very end can no longer be followed by its LF.
+        if rest.iter().rev().skip(1).any(|&byte| byte == b'\r') {
+            return Err(bad("bare CR"));
+        }
+        return Ok(None);
+    };
+    let line = rest[..newline].strip_suffix(b"\r").unwrap_or(&rest[..newline]);
+    if line.contains(&b'\r') {
+        return Err(bad("bare CR"));
+    }
+    Ok(Some((line, start + newline + 1)))
+}
+
+fn parse_request_line(line: &[u8]) -> Result<(&[u8], &str, Version), HttpError> {
+    let captures = REQUEST_LINE.captures(line).ok_or(bad("malformed request line"))?;
+    let method = captures.get(1).map_or(&b""[..], |m| m.as_bytes());
+    let target = captures.get(2).map_or(&b""[..], |m| m.as_bytes());
+    let major = captures.get(3).map_or(0, |m| m.as_bytes()[0] - b'0');
+    let minor = captures.get(4).map_or(0, |m| m.as_bytes()[0] - b'0');
+    let version = match (major, minor) {
+        (1, 0) => Version::Http10,
+        (1, _) => Version::Http11,
+        _ => return Err(HttpError::new(Status::VersionNotSupported, "unsupported HTTP version")),
+    };
+    // The regex only lets visible ASCII through, so this cannot fail.
+    let target = std::str::from_utf8(target).map_err(|_| bad("target is not ASCII"))?;
+    Ok((method, target, version))
+}
+
+/// `name: value`. The name is a token with nothing between it and the colon; the value loses
+/// surrounding spaces and tabs and may not hold control characters (NUL among them).
+fn parse_header(line: &[u8]) -> Result<(&str, &[u8]), HttpError> {
+    if line.starts_with(b" ") || line.starts_with(b"\t") {
+        // obs-fold: a continuation of the previous header, obsolete since RFC 7230.
+        return Err(bad("folded header line"));
+    }
+    let colon = line.iter().position(|&byte| byte == b':').ok_or(bad("header without colon"))?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    if name.is_empty() || !name.iter().all(|&byte| is_token_byte(byte)) {
+        // Also catches `Host : x`: whitespace before the colon is forbidden (RFC 9112 §5.1).
+        return Err(bad("invalid header name"));
+    }
+    let value = value.trim_ascii();
+    if value.iter().any(|&byte| (byte < b' ' && byte != b'\t') || byte == 0x7f) {
+        return Err(bad("control character in header value"));
+    }
+    let name = std::str::from_utf8(name).map_err(|_| bad("invalid header name"))?;
+    Ok((name, value))
+}
+
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// The rules that need the whole head: method, target form, Host, body framing, keep-alive.
+fn check_request<'a>(
+    method: &[u8],
+    target: &'a str,
+    version: Version,
+    headers: Vec<(&'a str, &'a [u8])>,
+) -> Result<Request<'a>, HttpError> {
+    let method = match method {
+        b"GET" => Method::Get,
+        b"HEAD" => Method::Head,
+        b"POST" | b"PUT" | b"DELETE" | b"CONNECT" | b"OPTIONS" | b"TRACE" | b"PATCH" => {
+            return Err(HttpError::new(Status::MethodNotAllowed, "method not allowed on files"));
+        }
+        _ => return Err(HttpError::new(Status::NotImplemented, "unknown method")),
+    };
+
+    let mut hosts = 0;
+    let mut content_length = None;
+    let mut transfer_encoding = false;
+    let (mut close, mut keep_alive_asked, mut expects_continue) = (false, false, false);
+    for &(name, value) in &headers {
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let length = parse_content_length(value)?;
+            // Repeating the same length is harmless; two different ones is how request
+            // smuggling starts (RFC 9112 §6.3).
+            if content_length.is_some_and(|earlier| earlier != length) {
+                return Err(bad("conflicting Content-Length"));
+            }
+            content_length = Some(length);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_encoding = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for option in value.split(|&byte| byte == b',') {
+                let option = option.trim_ascii();
+                close |= option.eq_ignore_ascii_case(b"close");
+                keep_alive_asked |= option.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            expects_continue |= value.eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+
+    // RFC 9112 §3.2: a 1.1 request needs exactly one Host; none or two is a 400.
+    if hosts > 1 || (hosts == 0 && version == Version::Http11) {
+        return Err(bad("HTTP/1.1 needs exactly one Host header"));
+    }
+    // RFC 9112 §6.1: chunked bodies and Content-Length together, or chunked on 1.0, are
+    // smuggling attempts; a body we would have to decode we do not implement.
+    if transfer_encoding {
+        if content_length.is_some() || version == Version::Http10 {
+            return Err(bad("Transfer-Encoding with Content-Length or on HTTP/1.0"));
+        }
+        return Err(HttpError::new(Status::NotImplemented, "Transfer-Encoding not implemented"));
+    }
+    let content_length = content_length.unwrap_or(0);
+    if content_length > MAX_BODY_BYTES {
+        return Err(HttpError::new(Status::ContentTooLarge, "body too large"));
+    }
+
+    let path = origin_form(target)?;
+    let keep_alive = match version {
+        Version::Http11 => !close,
+        Version::Http10 => keep_alive_asked && !close,
+    } && !(expects_continue && content_length > 0);
+    Ok(Request { method, target, path, version, headers, content_length, keep_alive })
+}
+
+/// `Content-Length` is one or more digits, nothing else: no sign, no spaces inside, no list.
+fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return Err(bad("invalid Content-Length"));
+    }
+    value.iter().try_fold(0u64, |length, &digit| {
+        length
+            .checked_mul(10)
+            .and_then(|length| length.checked_add(u64::from(digit - b'0')))
+            .ok_or(bad("Content-Length overflows"))
+    })
+}
+
+/// The path of a target: origin form (`/a?b`) as it is; absolute form (`http://host/a?b`,
+/// which proxies send and servers must accept) without its scheme and authority.
+fn origin_form(target: &str) -> Result<&str, HttpError> {
+    if target.starts_with('/') {
+        return Ok(target);
+    }
+    let scheme_end = target.find("://").ok_or(bad("target is not a path"))?;
+    let scheme = &target[..scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(bad("target is not a path"));
+    }
+    let after_scheme = &target[scheme_end + 3..];
+    match after_scheme.find(['/', '?']) {
+        Some(slash) if after_scheme[slash..].starts_with('/') => Ok(&after_scheme[slash..]),
+        // `http://host` or `http://host?q` names the root.
+        _ => Ok("/"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(bytes: &[u8]) -> (Request<'_>, usize) {
+        match parse(bytes) {
+            Ok(Parsed::Complete { request, head_length }) => (request, head_length),
+            other => panic!("expected a complete request, got {other:?}"),
+        }
+    }
+
+    fn status_of(bytes: &[u8]) -> Status {
+        match parse(bytes) {
+            Err(error) => error.status,
+            other => {
+                panic!("expected an error for {:?}, got {other:?}", String::from_utf8_lossy(bytes))
+            }
+        }
+    }
+
+    #[test]
+    fn parses_a_simple_get() {
+        let bytes = b"GET /a.html?x=1 HTTP/1.1\r\nHost: h\r\nUser-Agent:  curl \r\n\r\n";
+        let (request, used) = complete(bytes);
+        assert_eq!(used, bytes.len());
+        assert_eq!(request.method, Method::Get);
+        assert_eq!(request.target, "/a.html?x=1");
+        assert_eq!(request.path, "/a.html?x=1");
+        assert_eq!(request.version, Version::Http11);
+        assert_eq!(request.header("user-agent"), Some(&b"curl"[..]));
+        assert_eq!(request.header("HOST"), Some(&b"h"[..]));
+        assert_eq!(request.content_length, 0);
+        assert!(request.keep_alive);
+    }
+
+    #[test]
+    fn head_method() {
+        assert_eq!(complete(b"HEAD / HTTP/1.0\r\n\r\n").0.method, Method::Head);
+    }
+
+    #[test]
+    fn incomplete_until_the_empty_line() {
+        let bytes = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        for end in 0..bytes.len() {
+            assert_eq!(parse(&bytes[..end]), Ok(Parsed::Incomplete), "prefix of {end} bytes");
+        }
+        complete(bytes);
+    }
+
+    #[test]
+    fn pipelined_requests_parse_one_after_another() {
+        let bytes = b"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n";
+        let (first, used) = complete(bytes);
+        assert_eq!(first.path, "/1");
+        let (second, rest) = complete(&bytes[used..]);
+        assert_eq!(second.path, "/2");
+        assert_eq!(used + rest, bytes.len());
+    }
+
+    #[test]
+    fn body_length_is_reported_so_the_caller_can_skip_it() {
+        let bytes = b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /2";
+        let (request, used) = complete(bytes);
+        assert_eq!(request.content_length, 5);
+        assert_eq!(&bytes[used..used + 5], b"hello");
+    }
+
+    #[test]
+    fn empty_lines_before_the_request_are_ignored() {
+        let bytes = b"\r\n\nGET / HTTP/1.0\r\n\r\n";
+        let (request, used) = complete(bytes);
+        assert_eq!(request.path, "/");
+        assert_eq!(used, bytes.len());
+    }
+
+    #[test]
+    fn bare_lf_line_endings_are_accepted() {
+        let (request, _) = complete(b"GET / HTTP/1.1\nHost: h\n\n");
+        assert_eq!(request.header("host"), Some(&b"h"[..]));
+    }
+
+    #[test]
+    fn malformed_request_lines_are_400() {
+        for line in [
+            "GET /\r\n\r\n",
+            "GET  / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1 \r\n\r\n",
+            "GET\t/ HTTP/1.1\r\n\r\n",
+            "GET / http/1.1\r\n\r\n",
+            "GET / HTTP/11\r\n\r\n",
+            "/ HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1 extra\r\n\r\n",
+            "G(T / HTTP/1.1\r\n\r\n",
+            "\x00GET / HTTP/1.1\r\n\r\n",
+            "GET /caf\u{e9} HTTP/1.1\r\n\r\n",
+            "GET relative HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+        ] {
+            assert_eq!(status_of(line.as_bytes()), Status::BadRequest, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn bare_cr_is_400_even_before_the_head_is_complete() {
+        assert_eq!(status_of(b"GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n"), Status::BadRequest);
+        assert_eq!(status_of(b"GET /\ra HTTP/1.1"), Status::BadRequest);
+        // A CR at the very end may still be followed by its LF.
+        assert_eq!(parse(b"GET / HTTP/1.1\r"), Ok(Parsed::Incomplete));
+    }
+
+    #[test]
+    fn bad_header_lines_are_400() {
+        for header in [
+            "NoColon",
+            "Host : h",
+            "Ho st: h",
+            ": empty name",
+            " folded: line",
+            "\tfolded: line",
+            "X: a\x00b",
+            "X: a\x01b",
+            "X: a\x7fb",
+        ] {
+            let bytes = format!("GET / HTTP/1.1\r\nHost: h\r\n{header}\r\n\r\n");
+            assert_eq!(status_of(bytes.as_bytes()), Status::BadRequest, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn tabs_and_high_bytes_in_values_are_allowed() {
+        let (request, _) = complete(b"GET / HTTP/1.1\r\nHost: h\r\nX: a\tb \xff\r\n\r\n");
+        assert_eq!(request.header("x"), Some(&b"a\tb \xff"[..]));
+    }
+
+    #[test]
+    fn methods_are_case_sensitive_and_unknown_ones_are_501() {
+        assert_eq!(status_of(b"get / HTTP/1.1\r\nHost: h\r\n\r\n"), Status::NotImplemented);
+        assert_eq!(status_of(b"BREW / HTTP/1.1\r\nHost: h\r\n\r\n"), Status::NotImplemented);
+    }
+
+    #[test]
+    fn known_methods_other_than_get_and_head_are_405() {
+        for method in ["POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "CONNECT"] {
+            let bytes = format!("{method} / HTTP/1.1\r\nHost: h\r\n\r\n");
+            assert_eq!(status_of(bytes.as_bytes()), Status::MethodNotAllowed, "{method}");
+        }
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(status_of(b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"), Status::VersionNotSupported);
+        assert_eq!(status_of(b"GET / HTTP/3.0\r\nHost: h\r\n\r\n"), Status::VersionNotSupported);
+        assert_eq!(status_of(b"GET / HTTP/0.9\r\n\r\n"), Status::VersionNotSupported);
+        assert_eq!(complete(b"GET / HTTP/1.2\r\nHost: h\r\n\r\n").0.version, Version::Http11);
+        assert_eq!(complete(b"GET / HTTP/1.0\r\n\r\n").0.version, Version::Http10);
+    }
+
+    #[test]
+    fn request_line_over_the_limit_is_414_complete_or_not() {
+        let long =
+            format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(MAX_REQUEST_LINE_BYTES));
+        assert_eq!(status_of(long.as_bytes()), Status::UriTooLong);
+        let unfinished = format!("GET /{}", "a".repeat(MAX_REQUEST_LINE_BYTES));
+        assert_eq!(status_of(unfinished.as_bytes()), Status::UriTooLong);
+        // Exactly at the limit is fine.
+        let target = "a".repeat(MAX_REQUEST_LINE_BYTES - "GET / HTTP/1.1".len());
+        let at_limit = format!("GET /{target} HTTP/1.1\r\nHost: h\r\n\r\n");
+        complete(at_limit.as_bytes());
+    }
+
+    #[test]
+    fn head_over_the_limit_is_431_complete_or_not() {
+        let line = format!("X: {}\r\n", "v".repeat(1000));
+        let headers = line.repeat(MAX_HEAD_BYTES / line.len() + 1);
+        let big = format!("GET / HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
+        assert_eq!(status_of(big.as_bytes()), Status::HeaderFieldsTooLarge);
+        let unfinished = format!("GET / HTTP/1.1\r\nHost: h\r\n{headers}");
+        assert_eq!(status_of(unfinished.as_bytes()), Status::HeaderFieldsTooLarge);
+    }
+
+    #[test]
+    fn more_than_the_allowed_headers_is_431() {
+        let headers = "X: y\r\n".repeat(MAX_HEADERS);
+        let at_limit = format!("GET / HTTP/1.1\r\n{headers}\r\n").replacen("X: y", "Host: h", 1);
+        complete(at_limit.as_bytes());
+        let over = format!("GET / HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
+        assert_eq!(status_of(over.as_bytes()), Status::HeaderFieldsTooLarge);
+    }
+
+    #[test]
+    fn host_rules() {
+        assert_eq!(status_of(b"GET / HTTP/1.1\r\n\r\n"), Status::BadRequest);
+        assert_eq!(status_of(b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"), Status::BadRequest);
+        assert_eq!(status_of(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), Status::BadRequest);
+        complete(b"GET / HTTP/1.0\r\n\r\n");
+    }
+
+    #[test]
+    fn content_length_must_be_plain_digits() {
+        for value in ["-1", "+5", "abc", "1 2", "0x10", "", "5, 5", "18446744073709551616"] {
+            let bytes = format!("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: {value}\r\n\r\n");
+            assert_eq!(status_of(bytes.as_bytes()), Status::BadRequest, "{value:?}");
+        }
+        let conflicting =
+            b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(status_of(conflicting), Status::BadRequest);
+        let repeated =
+            b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n";
+        assert_eq!(complete(repeated).0.content_length, 1);
+    }
+
+    #[test]
+    fn body_over_the_limit_is_413() {
+        let bytes =
+            format!("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", MAX_BODY_BYTES + 1);
+        assert_eq!(status_of(bytes.as_bytes()), Status::ContentTooLarge);
+    }
+
+    #[test]
+    fn transfer_encoding_rules() {
+        let with_length =
+            b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(status_of(with_length), Status::BadRequest);
+        assert_eq!(
+            status_of(b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Status::BadRequest
+        );
+        assert_eq!(
+            status_of(b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Status::NotImplemented
+        );
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let keep = |bytes: &[u8]| complete(bytes).0.keep_alive;
+        assert!(keep(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+        assert!(!keep(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
+        assert!(!keep(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n"));
+        assert!(!keep(b"GET / HTTP/1.0\r\n\r\n"));
+        assert!(keep(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+        assert!(!keep(
+            b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"
+        ));
+        assert!(keep(b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n"));
+    }
+
+    #[test]
+    fn absolute_form_is_served_by_its_path() {
+        let path = |bytes: &'static [u8]| complete(bytes).0.path;
+        assert_eq!(path(b"GET http://h/a/b?c HTTP/1.1\r\nHost: h\r\n\r\n"), "/a/b?c");
+        assert_eq!(path(b"GET HTTP://h:80 HTTP/1.1\r\nHost: h\r\n\r\n"), "/");
+        assert_eq!(path(b"GET https://h?q HTTP/1.1\r\nHost: h\r\n\r\n"), "/");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn valid_request() -> impl Strategy<Value = String> {
+            (
+                prop_oneof![Just("GET"), Just("HEAD")],
+                "/[a-z0-9%._~/-]{0,40}",
+                prop_oneof![Just("1.0"), Just("1.1")],
+                proptest::collection::vec(("[A-Za-z][A-Za-z0-9-]{0,10}", "[ -~]{0,30}"), 0..5),
+                0u64..20,
+            )
+                .prop_map(|(method, target, version, headers, body)| {
+                    let mut text = format!("{method} {target} HTTP/{version}\r\nHost: h\r\n");
+                    for (name, value) in headers {
+                        let name = if name.eq_ignore_ascii_case("host")
+                            || name.eq_ignore_ascii_case("content-length")
+                            || name.eq_ignore_ascii_case("transfer-encoding")
+                        {
+                            format!("X-{name}")
+                        } else {
+                            name
+                        };
+                        text.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    text.push_str(&format!("Content-Length: {body}\r\n\r\n"));
+                    text.push_str(&"b".repeat(body as usize));
+                    text
+                })
+        }
+
+        /// Parses every request in `bytes` in turn, skipping bodies, as a connection would.
+        fn parse_all(bytes: &[u8]) -> Vec<String> {
+            let mut seen = Vec::new();
+            let mut at = 0;
+            while at < bytes.len() {
+                let Ok(Parsed::Complete { request, head_length }) = parse(&bytes[at..]) else {
+                    panic!("expected a complete request at {at}");
+                };
+                seen.push(format!("{request:?}"));
+                at += head_length + request.content_length as usize;
+            }
+            seen
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic_nor_break_the_limits(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+                if let Ok(Parsed::Complete { request, head_length }) = parse(&bytes) {
+                    prop_assert!(head_length <= bytes.len());
+                    prop_assert!(head_length <= MAX_HEAD_BYTES);
+                    prop_assert!(request.headers.len() <= MAX_HEADERS);
+                    prop_assert!(request.content_length <= MAX_BODY_BYTES);
+                    prop_assert!(request.path.starts_with('/'));
+                }
+            }
+
+            #[test]
+            fn request_like_bytes_never_panic(text in "(GET|HEAD|get|POST) [ -~]{0,20} HTTP/[0-9]\\.[0-9]\r?\n([ -~\t\r]{0,20}\r?\n){0,4}\r?\n") {
+                let _ = parse(text.as_bytes());
+            }
+
+            #[test]
+            fn any_split_point_gives_the_same_requests(requests in proptest::collection::vec(valid_request(), 1..4)) {
+                let bytes = requests.concat().into_bytes();
+                let whole = parse_all(&bytes);
+                prop_assert_eq!(whole.len(), requests.len());
+                // Split at every point: the first piece is incomplete or parses exactly as the
+                // whole, never differently.
+                for split in 0..bytes.len() {
+                    match parse(&bytes[..split]) {
+                        Ok(Parsed::Incomplete) => {}
+                        Ok(Parsed::Complete { request, .. }) => {
+                            prop_assert_eq!(format!("{request:?}"), whole[0].clone());
+                        }
+                        Err(error) => prop_assert!(false, "error {} on a prefix of {} bytes", error, split),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Building responses: the status line, the headers every response carries, and the body.
+//!
+//! A response on the wire is a *head* (status line, headers, a blank line) followed by a
+//! body of exactly `Content-Length` bytes:
+//!
+//! ```text
+//! HTTP/1.1 200 OK\r\n
+//! Server: http-stages\r\n
+//! Date: Sun, 22 Nov 2026 07:00:00 GMT\r\n
+//! Content-Type: text/html; charset=utf-8\r\n
+//! Content-Length: 20\r\n
+//! \r\n
+//! <h1>hello world</h1>
+//! ```
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+use std::fs::File;
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The value of the `Server` header on every response.
+pub const SERVER_NAME: &str = "http-stages";
+
+/// The methods a static-file server allows, sent in `Allow` with every 405.
+pub const ALLOWED_METHODS: &str = "GET, HEAD";
+
+/// The status codes this server answers with (RFC 9110 §15), each with its reason phrase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// 200: here is the file.
+    Ok,
+    /// 301: a directory was asked for without its trailing slash.
+    MovedPermanently,
+    /// 400: the request breaks the syntax of HTTP.
+    BadRequest,
+    /// 403: the file exists but the server may not read it.
+    Forbidden,
+    /// 404: no such file under the document root.
+    NotFound,
+    /// 405: a method HTTP knows, but not one allowed on files.
+    MethodNotAllowed,
+    /// 408: the request head did not arrive in time.
+    RequestTimeout,
+    /// 413: the request body is larger than the server will read.
+    ContentTooLarge,
+    /// 414: the request line is too long.
+    UriTooLong,
+    /// 431: too many headers, or a head too large.
+    HeaderFieldsTooLarge,
+    /// 500: the server failed (say, a read error on a file).
+    InternalServerError,
+    /// 501: a method or transfer coding the server does not implement.
+    NotImplemented,
+    /// 505: HTTP/2.0 or later sent as text.
+    VersionNotSupported,
+}
+
+impl Status {
+    /// The three-digit code.
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::MovedPermanently => 301,
+            Status::BadRequest => 400,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::ContentTooLarge => 413,
+            Status::UriTooLong => 414,
+            Status::HeaderFieldsTooLarge => 431,
+            Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
+            Status::VersionNotSupported => 505,
+        }
+    }
+
+    /// The reason phrase of RFC 9110 (clients ignore it; people read it).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::MovedPermanently => "Moved Permanently",
+            Status::BadRequest => "Bad Request",
+            Status::Forbidden => "Forbidden",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
+            Status::ContentTooLarge => "Content Too Large",
+            Status::UriTooLong => "URI Too Long",
+            Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
+            Status::VersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+
+    /// Whether this status says the request itself was at fault or could not be served,
+    /// after which the connection is closed (the rest of its bytes cannot be trusted).
+    pub fn closes_connection(self) -> bool {
+        self.code() >= 400 && self != Status::NotFound && self != Status::Forbidden
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code(), self.reason())
+    }
+}
+
+/// What follows the head.
+#[derive(Debug)]
+pub enum Body {
+    /// Bytes already in memory: a page of our own, or nothing.
+    Bytes(Cow<'static, [u8]>),
+    /// An open file and its length; it is streamed in chunks, never read whole.
+    File(File, u64),
+}
+
+/// A response about to be sent: everything needed to write its head, and its body.
+#[derive(Debug)]
+pub struct Response {
+    /// The status line's code and reason.
+    pub status: Status,
+    /// The `Content-Type` header.
+    pub content_type: &'static str,
+    /// The body (sent only when `head_only` is false).
+    pub body: Body,
+    /// The `Location` header, for redirects.
+    pub location: Option<String>,
+    /// Whether the connection stays open after this response. When false the head says
+    /// `Connection: close`.
+    pub keep_alive: bool,
+    /// Whether the client spoke HTTP/1.0 and asked to keep the connection open: such a client
+    /// needs `Connection: keep-alive` in the answer, or it waits for the close.
+    pub http10_keep_alive: bool,
+    /// A HEAD request: the head says how long the body would be, and no body follows.
+    pub head_only: bool,
+}
+
+impl Response {
+    /// A response with a body held in memory; the connection stays open.
+    pub fn new(
+        status: Status,
+        content_type: &'static str,
+        body: impl Into<Cow<'static, [u8]>>,
+    ) -> Self {
+        Response {
+            status,
+            content_type,
+            body: Body::Bytes(body.into()),
+            location: None,
+            keep_alive: true,
+            http10_keep_alive: false,
+            head_only: false,
+        }
+    }
+
+    /// A short HTML page naming the status, for errors. Errors that mean the request itself
+    /// was bad (see [`Status::closes_connection`]) close the connection.
+    pub fn error(status: Status) -> Self {
+        let page = format!("<!DOCTYPE html>\n<title>{status}</title>\n<h1>{status}</h1>\n");
+        let mut response = Response::new(status, "text/html; charset=utf-8", page.into_bytes());
+        response.keep_alive = !status.closes_connection();
+        response
+    }
+
+    /// The length of the body in bytes, which `Content-Length` announces (for HEAD too).
+    pub fn content_length(&self) -> u64 {
+        match &self.body {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File(_, length) => *length,
+        }
+    }
+
+    /// Appends the head (status line, headers, blank line) to `out`.
+    ///
+    /// Every response carries `Server`, `Date`, `Content-Type` and `Content-Length`; `Allow`
+    /// comes with 405, `Location` with redirects, and `Connection: close` when the server will
+    /// close the connection after this response, so the client knows not to send more.
+    pub fn write_head(&self, out: &mut Vec<u8>) {
+        let status = self.status;
+        // Writing to a Vec cannot fail, so the results below are ignored on purpose.
+        let _ = write!(
+            out,
+            "HTTP/1.1 {} {}\r\nServer: {SERVER_NAME}\r\n",
+            status.code(),
+            status.reason()
+        );
+        with_date(|date| out.extend_from_slice(date));
+        let _ = write!(
+            out,
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            self.content_type,
+            self.content_length()
+        );
+        if status == Status::MethodNotAllowed {
+            let _ = write!(out, "Allow: {ALLOWED_METHODS}\r\n");
+        }
+        if let Some(location) = &self.location {
+            let _ = write!(out, "Location: {location}\r\n");
+        }
+        if !self.keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if self.http10_keep_alive {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Appends the whole response to `out`: the head, then the body when it is held in
+    /// memory and this is not a HEAD response. (A file body is streamed by the caller;
+    /// see [`crate::Connection`].)
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        self.write_head(out);
+        if let (false, Body::Bytes(body)) = (self.head_only, &self.body) {
+            out.extend_from_slice(body);
+        }
+    }
+}
+
+/// Calls `f` with the whole `Date: ...\r\n` header line for the current second.
+///
+/// Formatting a date costs far more than the rest of a small response, and the value changes
+/// only once a second, so each thread keeps the line it formatted last.
+fn with_date(f: impl FnOnce(&[u8])) {
+    thread_local! {
+        static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+    DATE.with_borrow_mut(|(cached_second, line)| {
+        if *cached_second != second {
+            *cached_second = second;
+            line.clear();
+            let _ = write!(line, "Date: {}\r\n", httpdate::fmt_http_date(now));
+        }
+        f(line)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_of(response: &Response) -> String {
+        let mut out = Vec::new();
+        response.write_head(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn head_has_status_line_and_required_headers() {
+        let head = head_of(&Response::new(Status::Ok, "text/plain", &b"hi"[..]));
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains("\r\nServer: http-stages\r\n"));
+        assert!(head.contains("\r\nDate: "));
+        assert!(head.contains(" GMT\r\n"));
+        assert!(head.contains("\r\nContent-Type: text/plain\r\n"));
+        assert!(head.contains("\r\nContent-Length: 2\r\n"));
+        assert!(!head.contains("Connection:"), "keep-alive is the 1.1 default: {head}");
+        assert!(head.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn closing_response_says_so() {
+        let mut response = Response::new(Status::Ok, "text/plain", &b""[..]);
+        response.keep_alive = false;
+        assert!(head_of(&response).contains("\r\nConnection: close\r\n"));
+    }
+
+    #[test]
+    fn http10_keep_alive_is_announced() {
+        let mut response = Response::new(Status::Ok, "text/plain", &b""[..]);
+        response.http10_keep_alive = true;
+        assert!(head_of(&response).contains("\r\nConnection: keep-alive\r\n"));
+    }
+
+    #[test]
+    fn method_not_allowed_carries_allow() {
+        let head = head_of(&Response::error(Status::MethodNotAllowed));
+        assert!(head.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert!(head.contains("\r\nAllow: GET, HEAD\r\n"));
+        assert!(head.contains("\r\nConnection: close\r\n"));
+    }
+
+    #[test]
+    fn redirect_carries_location() {
+        let mut response = Response::error(Status::MovedPermanently);
+        response.location = Some("/docs/".into());
+        let head = head_of(&response);
+        assert!(head.starts_with("HTTP/1.1 301 Moved Permanently\r\n"));
+        assert!(head.contains("\r\nLocation: /docs/\r\n"));
+        assert!(!head.contains("Connection: close"), "a redirect keeps the connection");
+    }
+
+    #[test]
+    fn error_page_names_the_status_and_its_length_is_announced() {
+        let response = Response::error(Status::NotFound);
+        let Body::Bytes(body) = &response.body else { panic!("error bodies are in memory") };
+        assert!(String::from_utf8_lossy(body).contains("404 Not Found"));
+        assert!(head_of(&response).contains(&format!("Content-Length: {}\r\n", body.len())));
+        assert!(response.keep_alive, "a 404 does not end the connection");
+        assert!(!Response::error(Status::BadRequest).keep_alive);
+    }
+
+    #[test]
+    fn every_status_has_its_code_and_reason() {
+        assert_eq!(Status::HeaderFieldsTooLarge.to_string(), "431 Request Header Fields Too Large");
+        assert_eq!(Status::VersionNotSupported.code(), 505);
+        assert_eq!(Status::UriTooLong.reason(), "URI Too Long");
+    }
+}

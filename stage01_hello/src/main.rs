@@ -1,0 +1,73 @@
+//! Stage 1: the smallest HTTP server. It accepts one connection at a time, reads one
+//! request, answers `<h1>hello world</h1>` whatever was asked, and closes the connection.
+//!
+//! Run `cargo run -p stage01_hello`, open <http://127.0.0.1:8001>, and watch the bytes with
+//! `curl -v http://127.0.0.1:8001/` or type a request yourself: `nc -C 127.0.0.1 8001`, then
+//! `GET / HTTP/1.1`, `Host: x` and an empty line.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+use common::request::{self, Parsed};
+use common::{Config, Response, Status};
+
+/// The most bytes read in one call; a request head is usually a few hundred.
+const READ_BUFFER_BYTES: usize = 4096;
+
+fn main() -> io::Result<()> {
+    let config = Config::parse(8001);
+    // socket() + bind() + listen(): the kernel now queues incoming connections for us.
+    let listener = config.listen();
+
+    loop {
+        // accept() blocks until a client connects, and hands us a new socket for it.
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            // A failed accept concerns one client (it may have given up already): go on.
+            Err(error) => {
+                eprintln!("accept failed: {error}");
+                continue;
+            }
+        };
+        match handle_connection(stream, &config) {
+            Ok(status) if !config.quiet => eprintln!("{peer} {}", status.code()),
+            Ok(_) => {}
+            Err(error) if !config.quiet => eprintln!("{peer} connection ended: {error}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Reads one request head, answers it, and closes the connection (by dropping `stream`).
+fn handle_connection(mut stream: TcpStream, config: &Config) -> io::Result<Status> {
+    // A client that connects and sends nothing must not block the server forever.
+    let timeout = std::time::Duration::from_secs(config.timeout);
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+
+    // TCP is a byte stream: one read may return part of the request, so read until the
+    // head is complete (or bad), keeping what has arrived so far.
+    let mut received = Vec::new();
+    let mut buffer = [0; READ_BUFFER_BYTES];
+    let mut response = loop {
+        let count = stream.read(&mut buffer)?;
+        if count == 0 {
+            // The client closed the connection before finishing its request.
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        received.extend_from_slice(&buffer[..count]);
+        match request::parse(&received) {
+            Ok(Parsed::Complete { request, .. }) => break common::hello(&request),
+            Ok(Parsed::Incomplete) => continue,
+            Err(error) => break Response::error(error.status),
+        }
+    };
+
+    // We close after one response, so the head says `Connection: close`.
+    response.keep_alive = false;
+    // The head (status line, headers, empty line) and the body, in one write.
+    let mut bytes = Vec::new();
+    response.write_to(&mut bytes);
+    stream.write_all(&bytes)?;
+    Ok(response.status)
+}

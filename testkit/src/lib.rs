@@ -1,0 +1,380 @@
+//! Test support for the stages: start the real binary, talk to it over real sockets.
+//!
+//! - [`Server::start`] runs a stage binary on `--port 0` with a fresh document root of known
+//!   files ([`Fixture`]), reads the port from its first line, and kills it (and any child
+//!   process it made) when dropped.
+//! - [`Client`] is a raw-socket client: it sends any bytes, split however a test likes, and
+//!   reads responses with their framing (`Content-Length`), several in a row if pipelined.
+//! - [`suites`] holds the conformance suites every stage runs.
+
+#![warn(missing_docs)]
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::symlink;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+pub mod suites;
+
+/// Text of the file kept *outside* the root; no response may ever contain it.
+pub const SECRET: &str = "TOP SECRET: this file is outside the document root";
+
+/// How long a test waits for an answer it expects before calling it a hang.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A document root of known files in a temporary directory, with a secret file beside it.
+#[derive(Debug)]
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// Writes the files. Layout (under the root):
+    ///
+    /// ```text
+    /// index.html  style.css  script.js  image.png  data.json  notes.txt  a b.txt  中文.html
+    /// big.bin (3 MiB + 123 bytes)   docs/index.html  docs/page.html   empty/ (no index)
+    /// escape.txt -> ../secret.txt   parent -> ..   inside.txt -> notes.txt
+    /// ```
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("a temporary directory can be made");
+        let root = dir.path().join("root");
+        let write = |path: &str, contents: &[u8]| {
+            let path = root.join(path);
+            fs::create_dir_all(path.parent().expect("fixture paths have a parent")).unwrap();
+            fs::write(path, contents).unwrap();
+        };
+        write("index.html", b"<!DOCTYPE html><title>home</title><h1>fixture home</h1>\n");
+        write("style.css", b"body { color: #222; }\n");
+        write("script.js", b"console.log('hi');\n");
+        write("image.png", b"\x89PNG\r\n\x1a\nnot really a png");
+        write("data.json", b"{\"ok\": true}\n");
+        write("notes.txt", b"plain notes\n");
+        write("a b.txt", b"a file with a space\n");
+        write("中文.html", "<h1>你好，世界</h1>\n".as_bytes());
+        write("big.bin", &big_file_contents());
+        write("docs/index.html", b"<h1>docs index</h1>\n");
+        write("docs/page.html", b"<h1>docs page</h1>\n");
+        fs::create_dir_all(root.join("empty")).unwrap();
+        fs::write(dir.path().join("secret.txt"), SECRET).unwrap();
+        symlink("../secret.txt", root.join("escape.txt")).unwrap();
+        symlink("..", root.join("parent")).unwrap();
+        symlink("notes.txt", root.join("inside.txt")).unwrap();
+        Fixture { dir }
+    }
+
+    /// The document root.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Fixture::new()
+    }
+}
+
+/// The contents of `big.bin`: a pattern that shows any lost, doubled or reordered chunk.
+pub fn big_file_contents() -> Vec<u8> {
+    (0..3 * 1024 * 1024 + 123u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// A running stage binary, killed with its process group when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    address: SocketAddr,
+    fixture: Fixture,
+}
+
+impl Server {
+    /// Starts `binary --port 0 --root <fixture> --quiet <extra...>` and waits for its
+    /// `listening on http://HOST:PORT` line.
+    ///
+    /// The server gets its own process group, so that dropping it can kill every process
+    /// it made (stage03 forks a child per connection).
+    pub fn start(binary: &str, extra: &[&str]) -> Server {
+        let fixture = Fixture::new();
+        let mut child = Command::new(binary)
+            .args(["--port", "0", "--quiet", "--root"])
+            .arg(fixture.root())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("the server prints a first line");
+        let address = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|address| address.parse().ok())
+            .unwrap_or_else(|| {
+                panic!("first line should be `listening on http://HOST:PORT`, got {line:?}")
+            });
+        Server { child, address, fixture }
+    }
+
+    /// Where the server listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The server's process id (also its process group id).
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// The document root it serves.
+    pub fn root(&self) -> PathBuf {
+        self.fixture.root()
+    }
+
+    /// A new connection to the server.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.address)
+    }
+
+    /// Sends `bytes` on a new connection and reads one response.
+    pub fn request(&self, bytes: &[u8]) -> HttpResponse {
+        let mut client = self.connect();
+        client.send(bytes);
+        client.response()
+    }
+
+    /// `GET path` over HTTP/1.1 on a new connection.
+    pub fn get(&self, path: &str) -> HttpResponse {
+        self.request(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+    }
+
+    /// Sends `signal` to the server process.
+    pub fn signal(&self, signal: Signal) {
+        kill(self.pid(), signal).expect("the server process exists");
+    }
+
+    /// Waits up to `limit` for the server to exit; its exit status if it did.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("try_wait works on our child") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The pids of live processes in the server's process group (the server and anything
+    /// it forked), read from /proc. Zombies count: they are processes not yet reaped.
+    pub fn processes_in_group(&self) -> Vec<(i32, char)> {
+        let group = self.pid().as_raw();
+        let mut found = Vec::new();
+        for entry in fs::read_dir("/proc").expect("/proc is readable").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { continue };
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let Some(after) = stat.rfind(')').map(|end| &stat[end + 2..]) else { continue };
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let state = fields.first().and_then(|state| state.chars().next()).unwrap_or('?');
+            if fields.get(2).and_then(|pgrp| pgrp.parse::<i32>().ok()) == Some(group) {
+                found.push((pid, state));
+            }
+        }
+        found
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The whole group: a forking server's children too.
+        let _ = killpg(self.pid(), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// A response as a client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The whole status line, e.g. `HTTP/1.1 200 OK`.
+    pub status_line: String,
+    /// Header lines in order, as (name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for HEAD).
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header with this name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Whether the server said it will close the connection.
+    pub fn closes(&self) -> bool {
+        self.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// A client on a raw socket.
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+    /// Bytes received but not yet part of a returned response (pipelined responses).
+    received: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to `address`; reads time out after [`PATIENCE`].
+    pub fn connect(address: SocketAddr) -> Client {
+        let stream = TcpStream::connect(address)
+            .unwrap_or_else(|error| panic!("connect to {address}: {error}"));
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client { stream, received: Vec::new() }
+    }
+
+    /// The socket, for tests that need more (timeouts, shutdown).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Sends `bytes`. A failure is ignored: the server may already have answered and
+    /// closed (a test of a too-large head does exactly that), and the test then checks the
+    /// response it got.
+    pub fn send(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes);
+    }
+
+    /// Sends `bytes` in pieces of `size`, pausing `pause` between them.
+    pub fn send_in_pieces(&mut self, bytes: &[u8], size: usize, pause: Duration) {
+        for piece in bytes.chunks(size) {
+            self.send(piece);
+            std::thread::sleep(pause);
+        }
+    }
+
+    /// Reads one response; panics if none arrives within [`PATIENCE`].
+    pub fn response(&mut self) -> HttpResponse {
+        self.try_response(false).unwrap_or_else(|error| panic!("no response: {error}"))
+    }
+
+    /// Reads one response to a HEAD request (a head announcing a length, and no body).
+    pub fn head_response(&mut self) -> HttpResponse {
+        self.try_response(true).unwrap_or_else(|error| panic!("no response: {error}"))
+    }
+
+    /// Reads one response, or says why none came (timeout, closed connection, garbage).
+    pub fn try_response(&mut self, head_only: bool) -> io::Result<HttpResponse> {
+        let head_end = loop {
+            if let Some(end) = self.received.windows(4).position(|window| window == b"\r\n\r\n") {
+                break end + 4;
+            }
+            self.fill()?;
+        };
+        let head = String::from_utf8_lossy(&self.received[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default().to_string();
+        let status =
+            status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad status line {status_line:?}"),
+                )
+            })?;
+        let headers: Vec<(String, String)> = lines
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.to_string(), value.trim().to_string()))
+            .collect();
+        let length: usize = if head_only {
+            0
+        } else {
+            let value =
+                headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("content-length"));
+            value.and_then(|(_, value)| value.parse().ok()).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "response without a valid Content-Length",
+                )
+            })?
+        };
+        while self.received.len() < head_end + length {
+            self.fill()?;
+        }
+        let body = self.received[head_end..head_end + length].to_vec();
+        self.received.drain(..head_end + length);
+        Ok(HttpResponse { status, status_line, headers, body })
+    }
+
+    /// Waits for the server to close the connection, discarding anything it sends. True if
+    /// it closed (or reset) within [`PATIENCE`], false if it kept the connection open.
+    pub fn closed_by_server(&mut self) -> bool {
+        let mut buffer = [0; 4096];
+        loop {
+            match self.stream.read(&mut buffer) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return false;
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Whether anything (bytes or a close) arrives within `wait`, leaving bytes for later.
+    pub fn anything_within(&mut self, wait: Duration) -> bool {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let result = self.fill();
+        self.stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        match result {
+            Ok(()) => true,
+            Err(error) => {
+                !matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+            }
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        let mut buffer = [0; 64 * 1024];
+        match self.stream.read(&mut buffer)? {
+            0 => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )),
+            count => {
+                self.received.extend_from_slice(&buffer[..count]);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether a port is free to bind on 127.0.0.1 (after a server exits, it must be).
+pub fn port_is_free(address: SocketAddr) -> bool {
+    std::net::TcpListener::bind(address).is_ok()
+}

@@ -1,0 +1,372 @@
+//! The conformance suites: each takes a stage binary, starts it, and checks one capability
+//! over real sockets. A stage's tests call the suites it must pass.
+//!
+//! | suite | checks |
+//! |---|---|
+//! | [`hello`] | stage01's answer: hello world, framing, HEAD |
+//! | [`static_files`] | every file rule of DESIGN.md: index, MIME, 301, 404, escapes |
+//! | [`bad_input`] | every bad-input row, each answered with its status, then more serving |
+//! | [`timeouts`] | a stalled request head gets 408, an idle connection is closed |
+//! | [`keep_alive`] | persistent connections, pipelining, bodies, `Connection: close`, 1.0 |
+//! | [`concurrency`] | a stalled and an idle client don't delay a third; 200 keep-alive clients |
+//! | [`shutdown`] | SIGINT and SIGTERM end the server within 2 s, nothing left behind |
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::{Client, HttpResponse, PATIENCE, SECRET, Server, big_file_contents, port_is_free};
+
+fn assert_required_headers(response: &HttpResponse) {
+    for name in ["date", "server", "content-type", "content-length"] {
+        assert!(response.header(name).is_some(), "missing {name} in {response:?}");
+    }
+}
+
+/// Stage01: every GET is answered with hello world, HEAD with its head only, and the
+/// connection closes after one response.
+pub fn hello(binary: &str) {
+    let server = Server::start(binary, &[]);
+    for path in ["/", "/anything/at/all?x=1"] {
+        let response = server.get(path);
+        assert_eq!(response.status, 200);
+        assert_eq!(response.text(), "<h1>hello world</h1>\n");
+        assert_eq!(response.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_required_headers(&response);
+        assert!(response.closes(), "stage01 closes every connection and says so");
+    }
+
+    let mut client = server.connect();
+    client.send(b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n");
+    let head = client.head_response();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("21"), "HEAD announces the GET's length");
+    assert!(client.closed_by_server(), "no body after a HEAD response, then the close");
+}
+
+/// Every rule of DESIGN.md's "Files", against the fixture root.
+pub fn static_files(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let ok = |path: &str, content_type: &str, body: &[u8]| {
+        let response = server.get(path);
+        assert_eq!(response.status, 200, "GET {path}: {response:?}");
+        assert_eq!(response.header("content-type"), Some(content_type), "GET {path}");
+        assert_eq!(response.body, body, "GET {path}");
+        assert_required_headers(&response);
+    };
+    let home = b"<!DOCTYPE html><title>home</title><h1>fixture home</h1>\n";
+    ok("/", "text/html; charset=utf-8", home);
+    ok("/index.html", "text/html; charset=utf-8", home);
+    ok("/index.html?v=1&x=%2e%2e", "text/html; charset=utf-8", home);
+    ok("/index.html#top", "text/html; charset=utf-8", home);
+    ok("/style.css", "text/css; charset=utf-8", b"body { color: #222; }\n");
+    ok("/script.js", "text/javascript; charset=utf-8", b"console.log('hi');\n");
+    ok("/image.png", "image/png", b"\x89PNG\r\n\x1a\nnot really a png");
+    ok("/data.json", "application/json; charset=utf-8", b"{\"ok\": true}\n");
+    ok("/notes.txt", "text/plain; charset=utf-8", b"plain notes\n");
+    ok("/a%20b.txt", "text/plain; charset=utf-8", b"a file with a space\n");
+    ok("/%E4%B8%AD%E6%96%87.html", "text/html; charset=utf-8", "<h1>你好，世界</h1>\n".as_bytes());
+    ok("/docs/", "text/html; charset=utf-8", b"<h1>docs index</h1>\n");
+    ok("/docs/page.html", "text/html; charset=utf-8", b"<h1>docs page</h1>\n");
+    ok("/./docs//page.html", "text/html; charset=utf-8", b"<h1>docs page</h1>\n");
+    ok("/inside.txt", "text/plain; charset=utf-8", b"plain notes\n");
+
+    // Absolute form, as a proxy sends it.
+    let absolute = server.request(b"GET http://test/notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!((absolute.status, absolute.text().as_str()), (200, "plain notes\n"));
+
+    // A directory without its slash is redirected to it, query kept.
+    for (path, location) in [("/docs", "/docs/"), ("/docs?x=1", "/docs/?x=1")] {
+        let response = server.get(path);
+        assert_eq!(response.status, 301, "GET {path}");
+        assert_eq!(response.header("location"), Some(location), "GET {path}");
+    }
+
+    // Missing things are 404, and a directory without index is not listed.
+    for path in ["/missing.html", "/empty/", "/docs/missing", "/index.html/x"] {
+        let response = server.get(path);
+        assert_eq!(response.status, 404, "GET {path}");
+    }
+
+    // A large file arrives whole and in order, streamed.
+    let big = server.get("/big.bin");
+    assert_eq!(big.header("content-type"), Some("application/octet-stream"));
+    assert!(big.body == big_file_contents(), "big.bin arrived damaged ({} bytes)", big.body.len());
+
+    // HEAD: the same head as GET, no body.
+    let mut client = server.connect();
+    client.send(b"HEAD /big.bin HTTP/1.1\r\nHost: test\r\n\r\nGET /notes.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    let head = client.head_response();
+    assert_eq!(head.header("content-length"), Some(big_file_contents().len().to_string().as_str()));
+    // Stage02 closes after the HEAD; others must answer the next request with no body bytes between.
+    if !head.closes() {
+        assert_eq!(client.response().text(), "plain notes\n", "a HEAD response carries no body");
+    }
+
+    // Escapes: plain, encoded, through symlinks. Never the secret, whatever the status.
+    for path in [
+        "/../secret.txt",
+        "/docs/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2Fsecret.txt",
+        "/docs/%2e%2e/%2e%2e/secret.txt",
+        "/..%5csecret.txt",
+        "/notes.txt%00.html",
+    ] {
+        let response = server.get(path);
+        assert_eq!(response.status, 400, "GET {path}");
+        assert!(!response.text().contains(SECRET), "GET {path} leaked the secret");
+    }
+    for path in ["/escape.txt", "/parent/secret.txt"] {
+        let response = server.get(path);
+        assert_eq!(response.status, 404, "GET {path}");
+        assert!(!response.text().contains(SECRET), "GET {path} leaked the secret");
+    }
+    assert_eq!(server.get("/%ff.html").status, 400, "percent-encoding that is not UTF-8");
+}
+
+/// Every bad-input row of DESIGN.md: each on its own connection, answered with its status
+/// and `Connection: close`, the connection then closed, and the server still serving.
+pub fn bad_input(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let long_line = format!("GET /{} HTTP/1.1\r\nHost: test\r\n\r\n", "a".repeat(9000));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: test\r\n{}\r\n",
+        format!("X-Big: {}\r\n", "b".repeat(1000)).repeat(70)
+    );
+    let many_headers =
+        format!("GET / HTTP/1.1\r\nHost: test\r\n{}\r\n", "X-Many: 1\r\n".repeat(101));
+    let rows: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("garbage", b"GARBAGE\r\n\r\n".to_vec(), 400),
+        ("binary garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n".to_vec(), 400),
+        ("missing version", b"GET /\r\n\r\n".to_vec(), 400),
+        ("two spaces", b"GET  / HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), 400),
+        ("bare CR", b"GET / HTTP/1.1\r\nHost: test\rX: y\r\n\r\n".to_vec(), 400),
+        ("header without colon", b"GET / HTTP/1.1\r\nHost: test\r\nNoColon\r\n\r\n".to_vec(), 400),
+        ("space before colon", b"GET / HTTP/1.1\r\nHost : test\r\n\r\n".to_vec(), 400),
+        ("obs-fold", b"GET / HTTP/1.1\r\nHost: test\r\nX: a\r\n  b\r\n\r\n".to_vec(), 400),
+        ("NUL in value", b"GET / HTTP/1.1\r\nHost: test\r\nX: a\x00b\r\n\r\n".to_vec(), 400),
+        ("unknown method", b"BREW / HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), 501),
+        ("lowercase method", b"get / HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), 501),
+        ("POST", b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n".to_vec(), 405),
+        ("DELETE", b"DELETE / HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), 405),
+        ("request line over 8 KiB", long_line.into_bytes(), 414),
+        ("head over 64 KiB", big_head.into_bytes(), 431),
+        ("over 100 headers", many_headers.into_bytes(), 431),
+        ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: test\r\n\r\n".to_vec(), 505),
+        ("1.1 without Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        ("two Host", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), 400),
+        ("negative length", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: -1\r\n\r\n".to_vec(), 400),
+        ("bad length", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: ten\r\n\r\n".to_vec(), 400),
+        (
+            "overflowing length",
+            b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 99999999999999999999999\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "conflicting lengths",
+            b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab".to_vec(),
+            400,
+        ),
+        (
+            "Transfer-Encoding with Content-Length",
+            b"GET / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("Transfer-Encoding on 1.0", b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), 400),
+        (
+            "chunked body",
+            b"GET / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            501,
+        ),
+        ("body too large", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 2000000\r\n\r\n".to_vec(), 413),
+    ];
+    for (name, bytes, status) in rows {
+        let mut client = server.connect();
+        client.send(&bytes);
+        let response = client
+            .try_response(false)
+            .unwrap_or_else(|error| panic!("{name}: no response: {error}"));
+        assert_eq!(response.status, status, "{name}: {}", response.status_line);
+        assert!(response.closes(), "{name}: an error response says Connection: close");
+        if status == 405 {
+            assert_eq!(response.header("allow"), Some("GET, HEAD"), "{name}");
+        }
+        assert!(client.closed_by_server(), "{name}: the server closes after an error");
+        assert_eq!(server.get("/").status, 200, "the server still serves after {name}");
+    }
+
+    // HTTP/1.2 is served as 1.1.
+    assert_eq!(server.request(b"GET / HTTP/1.2\r\nHost: test\r\n\r\n").status, 200);
+    // A client that connects and leaves at once, or sends half a head and leaves, costs nothing.
+    drop(server.connect());
+    let mut half = server.connect();
+    half.send(b"GET / HT");
+    drop(half);
+    assert_eq!(server.get("/").status, 200, "the server still serves after clients left early");
+}
+
+/// Started with `--timeout 1`: a stalled request head gets 408 and the connection closes; an
+/// idle connection is closed without a word.
+pub fn timeouts(binary: &str) {
+    let server = Server::start(binary, &["--timeout", "1"]);
+    let mut stalled = server.connect();
+    stalled.send(b"GET / HTTP/1.1\r\nHost: te");
+    let response = stalled.response();
+    assert_eq!(response.status, 408, "a head that never completes gets 408");
+    assert!(stalled.closed_by_server());
+
+    // A slowloris: a byte every 300 ms, each within the idle timeout, never finishing.
+    let mut slow = server.connect();
+    let started = Instant::now();
+    let request =
+        b"GET / HTTP/1.1\r\nX-Slow: ".iter().chain([b'a'; 40].iter()).copied().collect::<Vec<u8>>();
+    let mut answered = None;
+    for &byte in &request {
+        slow.send(&[byte]);
+        if slow.anything_within(Duration::from_millis(300)) {
+            answered = Some(started.elapsed());
+            break;
+        }
+    }
+    let answered = answered.expect("a head trickling in is cut off at the head timeout");
+    assert!(answered < Duration::from_secs(4), "cut off after {answered:?}");
+    assert_eq!(slow.response().status, 408);
+
+    let mut idle = server.connect();
+    assert!(idle.closed_by_server(), "an idle connection is closed after the timeout");
+    assert_eq!(server.get("/").status, 200);
+}
+
+/// Persistent connections: several requests on one connection, pipelining, request bodies,
+/// `Connection: close`, HTTP/1.0, a head arriving byte by byte, `Expect: 100-continue`.
+pub fn keep_alive(binary: &str) {
+    let server = Server::start(binary, &[]);
+
+    let mut client = server.connect();
+    for _ in 0..3 {
+        client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+        let response = client.response();
+        assert_eq!(response.text(), "plain notes\n");
+        assert!(!response.closes(), "HTTP/1.1 keeps the connection open");
+    }
+    // A 404 does not end it either.
+    client.send(b"GET /missing HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.response().status, 404);
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.response().status, 200);
+
+    // Pipelined: three requests in one write, answered in order.
+    let mut client = server.connect();
+    client.send(
+        b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\nGET /docs/page.html HTTP/1.1\r\nHost: test\r\n\r\nGET /style.css HTTP/1.1\r\nHost: test\r\n\r\n",
+    );
+    assert_eq!(client.response().text(), "plain notes\n");
+    assert_eq!(client.response().text(), "<h1>docs page</h1>\n");
+    assert_eq!(client.response().text(), "body { color: #222; }\n");
+
+    // Pipelined behind a large file: the file is streamed whole, then the next answer.
+    client.send(
+        b"GET /big.bin HTTP/1.1\r\nHost: test\r\n\r\nGET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n",
+    );
+    assert!(client.response().body == big_file_contents());
+    assert_eq!(client.response().text(), "plain notes\n");
+
+    // A body is read and thrown away, so the request after it is not misread.
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 25\r\n\r\nGET /secret HTTP/1.1\r\n\r\n");
+    client.send(b"GET /docs/page.html HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.response().text(), "plain notes\n");
+    assert_eq!(client.response().text(), "<h1>docs page</h1>\n");
+
+    // A head sent one byte at a time.
+    client.send_in_pieces(
+        b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n",
+        1,
+        Duration::from_millis(2),
+    );
+    assert_eq!(client.response().text(), "plain notes\n");
+
+    // Connection: close is honoured, and a request pipelined after it is not answered.
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\nGET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    let last = client.response();
+    assert!(last.closes());
+    assert!(client.closed_by_server(), "nothing more is read after Connection: close");
+
+    // HTTP/1.0 closes unless it asks for keep-alive.
+    let mut old = server.connect();
+    old.send(b"GET /notes.txt HTTP/1.0\r\n\r\n");
+    assert!(old.response().closes());
+    assert!(old.closed_by_server());
+    let mut old = server.connect();
+    for _ in 0..2 {
+        old.send(b"GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        let response = old.response();
+        assert_eq!(response.header("connection"), Some("keep-alive"));
+    }
+
+    // HEAD then GET on one connection: no body bytes after the HEAD's head.
+    let mut client = server.connect();
+    client.send(b"HEAD /notes.txt HTTP/1.1\r\nHost: test\r\n\r\nGET /style.css HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.head_response().header("content-length"), Some("12"));
+    assert_eq!(client.response().text(), "body { color: #222; }\n");
+
+    // Expect: 100-continue with the body held back never hangs: the answer comes at once.
+    let mut client = server.connect();
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    assert_eq!(client.response().text(), "plain notes\n", "answered without waiting for the body");
+}
+
+/// One connection at a time is not enough: a client that stalls halfway through a head and
+/// one that connects and sends nothing must not delay a third, and 200 keep-alive clients
+/// at once are all served.
+pub fn concurrency(binary: &str) {
+    let server = Server::start(binary, &["--timeout", "30"]);
+    let mut stalled = server.connect();
+    stalled.send(b"GET / HTTP/1.1\r\nHost: te");
+    let _idle = server.connect();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let started = Instant::now();
+    let response = server.get("/notes.txt");
+    assert_eq!(response.status, 200);
+    assert!(started.elapsed() < PATIENCE, "the third client waited {:?}", started.elapsed());
+
+    let mut clients: Vec<Client> = (0..200).map(|_| server.connect()).collect();
+    for round in 0..2 {
+        for client in &mut clients {
+            client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+        }
+        for (index, client) in clients.iter_mut().enumerate() {
+            let response = client
+                .try_response(false)
+                .unwrap_or_else(|error| panic!("client {index}, round {round}: {error}"));
+            assert_eq!(response.text(), "plain notes\n", "client {index}, round {round}");
+        }
+    }
+    // The stalled client is still waiting, not answered or dropped early.
+    assert!(!stalled.anything_within(Duration::from_millis(100)));
+}
+
+/// SIGINT and SIGTERM end the server within 2 s, with a connection open, and leave nothing
+/// behind: no process in its group, and the port free to bind again.
+pub fn shutdown(binary: &str) {
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let mut server = Server::start(binary, &["--timeout", "30"]);
+        let mut client = server.connect();
+        client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+        assert_eq!(client.response().status, 200);
+        let _idle = server.connect();
+        std::thread::sleep(Duration::from_millis(100));
+
+        server.signal(signal);
+        let status = server.wait_for_exit(Duration::from_secs(2));
+        assert!(status.is_some(), "{signal}: still running 2 s later");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !server.processes_in_group().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(server.processes_in_group(), vec![], "{signal}: processes left behind");
+        assert!(port_is_free(server.address()), "{signal}: the port can be bound again");
+        assert!(client.closed_by_server(), "{signal}: open connections are closed");
+    }
+}
