@@ -47,6 +47,13 @@ static REQUEST_LINE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the request-line pattern is a valid regex")
 });
 
+/// Compiles the request-line pattern now rather than on the first request: a server calls
+/// this at start-up, so the first client pays nothing, and the compiler's deep recursion runs
+/// on the main thread's large stack, never on a coroutine's small one (stage05).
+pub fn compile_patterns() {
+    LazyLock::force(&REQUEST_LINE);
+}
+
 /// The methods this server serves. Others end in [`HttpError`]: 405 for methods that HTTP
 /// defines (they make sense, just not on static files), 501 for any other token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -46,6 +46,7 @@ impl Site {
             let message = format!("document root {} is not a directory", root.display());
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         }
+        crate::request::compile_patterns();
         Ok(Site { root, quiet: config.quiet, timeout: Duration::from_secs(config.timeout) })
     }
 

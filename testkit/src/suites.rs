@@ -273,7 +273,7 @@ pub fn keep_alive(binary: &str) {
     assert_eq!(client.response().text(), "plain notes\n");
 
     // A body is read and thrown away, so the request after it is not misread.
-    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 25\r\n\r\nGET /secret HTTP/1.1\r\n\r\n");
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 24\r\n\r\nGET /secret HTTP/1.1\r\n\r\n");
     client.send(b"GET /docs/page.html HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(client.response().text(), "plain notes\n");
     assert_eq!(client.response().text(), "<h1>docs page</h1>\n");
