@@ -18,8 +18,9 @@ use std::time::Instant;
 use crate::connection::{Connection, KeepAlive};
 use crate::serve::Site;
 
-/// How many bytes one read may bring in.
-pub const READ_BUFFER_BYTES: usize = 16 * 1024;
+/// How many bytes one read may bring in. A request head is usually a few hundred bytes, and
+/// every connection of the blocking stages holds this buffer while it waits, so it is small.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// Serves requests on `stream` until the connection ends: the client closes it, asks to
 /// close it, sends bad input, or is idle past the socket's read timeout.

@@ -12,6 +12,7 @@
 //! - [`connection`]: one connection's state without sockets: bytes in, responses out, partial
 //!   writes resumed (used by every stage from 02 on).
 //! - [`blocking`]: the loop of the blocking stages (02-05) over any `Read + Write`.
+//! - [`nonblocking`]: one turn of a connection on a non-blocking socket (stages 06-07).
 //! - [`config`]: the command line every stage shares, and the listening socket.
 //!
 //! A request travels: bytes → [`request::parse`] → [`Site::respond`] → [`Response`] →
@@ -23,6 +24,7 @@ pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod files;
+pub mod nonblocking;
 pub mod request;
 pub mod response;
 pub mod serve;

@@ -1,0 +1,35 @@
+//! Stage07 against every shared suite.
+
+use testkit::suites;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_stage07_epoll");
+
+#[test]
+fn static_files() {
+    suites::static_files(BINARY);
+}
+
+#[test]
+fn bad_input() {
+    suites::bad_input(BINARY);
+}
+
+#[test]
+fn timeouts() {
+    suites::timeouts(BINARY);
+}
+
+#[test]
+fn keep_alive() {
+    suites::keep_alive(BINARY);
+}
+
+#[test]
+fn concurrency() {
+    suites::concurrency(BINARY);
+}
+
+#[test]
+fn shutdown() {
+    suites::shutdown(BINARY);
+}
