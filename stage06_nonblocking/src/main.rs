@@ -29,11 +29,15 @@ use slab::Slab;
 /// connection must keep between turns, it keeps in its own `Connection`.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
+/// How long to stop accepting when the process runs out of file descriptors (EMFILE), so that
+/// open connections can finish and free some instead of the loop spinning on a failing accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
 /// How long to rest after a pass in which nothing happened. Short, because a request that
 /// arrives meanwhile waits for it; long enough that an idle server stays near 0% CPU.
 const BACKOFF: Duration = Duration::from_micros(500);
 
-/// One connection: its socket, its HTTP state.
+/// One connection: its socket and its HTTP state.
 struct Client {
     stream: TcpStream,
     peer: SocketAddr,
@@ -57,20 +61,24 @@ fn main() -> io::Result<()> {
     let mut clients = Slab::new();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     let mut next_deadline = None;
+    let mut accepting_again = None;
 
     loop {
         // Try everything in turn: the listener, then every connection. Nothing waits.
-        let mut progress = accept_all(&listener, &site, &mut clients);
-        if progress {
+        let mut progress = false;
+        if accepting_again.is_none() {
+            accepting_again = accept_all(&listener, &site, &mut clients);
             next_deadline = next_deadline.or(Some(Instant::now() + site.timeout));
         }
-
         // Finished connections are dropped by `retain` as it goes. (Removing entries from a
         // list while walking it by index skips the entry after each one removed: the classic
         // bug of this loop.)
         clients.retain(|_, client| handle_connection(client, &mut buffer, &mut progress, &site));
 
         let now = Instant::now();
+        if accepting_again.is_some_and(|at| now >= at) {
+            accepting_again = None;
+        }
         if next_deadline.is_some_and(|deadline| now >= deadline) {
             next_deadline = close_expired(&mut clients, now, &mut buffer, &site);
         }
@@ -97,18 +105,30 @@ fn handle_connection(
     !client.connection.is_finished()
 }
 
-/// Accepts every connection waiting in the listen queue. True if there was any.
-fn accept_all(listener: &TcpListener, site: &Arc<Site>, clients: &mut Slab<Client>) -> bool {
-    let mut accepted_any = false;
+/// Accepts every connection waiting in the listen queue. When the process is out of file
+/// descriptors, returns the moment to try again.
+fn accept_all(
+    listener: &TcpListener,
+    site: &Arc<Site>,
+    clients: &mut Slab<Client>,
+) -> Option<Instant> {
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // The queue is empty: back to the loop.
-            Err(error) if error.kind() == ErrorKind::WouldBlock => return accepted_any,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            // Any other failure (a client that gave up, EMFILE: out of descriptors) is tried
-            // again on the next pass; logging it on every pass would flood the log.
-            Err(_) => return accepted_any,
+            // No descriptor for a new socket: the client stays queued in the kernel. Trying
+            // again at once would fail again, so pause until connections have closed.
+            Err(error) if matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
+                return Some(Instant::now() + ACCEPT_PAUSE);
+            }
+            // A failed accept concerns one client (it may have given up already): go on.
+            Err(error) => {
+                eprintln!("accept failed: {error}");
+                continue;
+            }
         };
         // Non-blocking, and send small responses at once instead of filling a packet (Nagle).
         if let Err(error) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
@@ -117,7 +137,6 @@ fn accept_all(listener: &TcpListener, site: &Arc<Site>, clients: &mut Slab<Clien
         }
         let connection = Connection::new(peer, Arc::clone(site), KeepAlive::On);
         clients.insert(Client { stream, peer, connection });
-        accepted_any = true;
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,15 +28,17 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// open connections can finish and free some instead of the loop spinning on a failing accept.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// The listener's key in the poller. Connections use their slab index; polling keeps
-/// `usize::MAX` for itself.
+/// The listener's key in the poller. Each connection's key is its index in the slab; polling
+/// keeps `usize::MAX` for itself.
 const LISTENER: usize = usize::MAX - 1;
 
-/// One connection: its socket, its HTTP state, and what the poller watches it for.
+/// One connection: its socket and its HTTP state, and its registration with the poller.
 struct Client {
     stream: TcpStream,
     peer: SocketAddr,
     connection: Connection,
+    poller: Rc<Poller>,
+    key: usize,
     /// (readable, writable) as last registered, so that the poller is told only of changes.
     interest: (bool, bool),
 }
@@ -46,19 +49,20 @@ fn main() -> io::Result<()> {
     let listener = config.listen();
     // Non-blocking: accept, read and write return WouldBlock instead of waiting.
     listener.set_nonblocking(true)?;
-    let poller = Poller::new()?;
-    // Level-triggered (like plain epoll): a socket is reported as long as it is ready, so
-    // bytes left unread are reported again, and interest is changed only when it must be.
-    // (polling's default is oneshot: report once, then nothing until the key is re-armed.)
-    // SAFETY: `add` is unsafe because a socket must be deleted from the poller before it is
-    // closed, or epoll may report events for its number after the kernel reuses it. The
-    // listener lives until main returns, and the poller, declared after it, is dropped first.
-    unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)? };
     let mut clients = Slab::new();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
-    let mut events = Events::new();
     let mut next_deadline = None;
     let mut accepting_again = None;
+    let poller = Rc::new(Poller::new()?);
+    // Level-triggered, like plain epoll: a socket is reported for as long as it is ready, so
+    // bytes left unread are reported again, and interest changes only when it must. (polling's
+    // default is oneshot: report once, then nothing until the key is re-armed with `modify`.)
+    // SAFETY: `add` is unsafe because a registered socket must not be closed while the poller
+    // lives, or epoll could report events for its number once the kernel reuses it. The
+    // poller (and every Client, which holds it) is declared after the listener, so it is
+    // dropped first: the listener is never closed under a live registration.
+    unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)? };
+    let mut events = Events::new();
 
     loop {
         // Sleep until a socket is ready or the next deadline is due: no CPU while idle.
@@ -69,16 +73,17 @@ fn main() -> io::Result<()> {
 
         for event in events.iter() {
             if event.key == LISTENER {
-                if !accept_all(&listener, &site, &mut clients, &poller)? {
-                    poller.modify_with_mode(&listener, Event::none(LISTENER), PollMode::Level)?;
-                    accepting_again = Some(Instant::now() + ACCEPT_PAUSE);
-                }
+                accepting_again = accept_all(&listener, &site, &mut clients, &poller);
+                // While paused, stop watching the listener: it stays readable, and would wake
+                // us again and again for connections we cannot accept yet.
+                let interest = Event::new(LISTENER, accepting_again.is_none(), false);
+                poller.modify_with_mode(&listener, interest, PollMode::Level)?;
                 next_deadline = next_deadline.or(Some(Instant::now() + site.timeout));
             } else if let Some(client) = clients.get_mut(event.key) {
-                // (A key closed earlier in this batch may already be reused by a new client:
-                // then this event is stale, and the turn finds nothing to do.)
-                if !handle_connection(client, event.key, &mut buffer, &poller, &site) {
-                    close(&mut clients, event.key, &poller);
+                // (A connection closed earlier in this batch may have had its key reused by a
+                // new one: then this event is stale, and the turn simply finds nothing to do.)
+                if !handle_connection(client, &mut buffer, &site) {
+                    clients.remove(event.key);
                 }
             }
         }
@@ -89,59 +94,44 @@ fn main() -> io::Result<()> {
             accepting_again = None;
         }
         if next_deadline.is_some_and(|deadline| now >= deadline) {
-            next_deadline = close_expired(&mut clients, now, &mut buffer, &poller, &site);
+            next_deadline = close_expired(&mut clients, now, &mut buffer, &site);
         }
     }
 }
 
 /// Gives one connection its turn; false when it is over and should be closed.
-fn handle_connection(
-    client: &mut Client,
-    key: usize,
-    buffer: &mut [u8],
-    poller: &Poller,
-    site: &Site,
-) -> bool {
-    if let Err(error) = serve_ready(&mut client.connection, &mut client.stream, buffer) {
-        site.log_error(client.peer, &error);
-        return false;
-    }
-    if client.connection.is_finished() {
-        return false;
-    }
-    // Watch for what the connection needs next: readable while it waits for a request,
-    // writable only while a response is stuck in a full send buffer (asking for writable
-    // otherwise would wake us at once, every time: a socket is almost always writable).
-    let wanted = (client.connection.wants_read(), client.connection.wants_write());
-    if wanted != client.interest {
-        let event = Event::new(key, wanted.0, wanted.1);
-        if let Err(error) = poller.modify_with_mode(&client.stream, event, PollMode::Level) {
+fn handle_connection(client: &mut Client, buffer: &mut [u8], site: &Site) -> bool {
+    match serve_ready(&mut client.connection, &mut client.stream, buffer)
+        .and_then(|_| client.watch())
+    {
+        Ok(()) => {}
+        Err(error) => {
             site.log_error(client.peer, &error);
             return false;
         }
-        client.interest = wanted;
     }
-    true
+    !client.connection.is_finished()
 }
 
-/// Accepts every connection waiting in the listen queue. False when the process is out of
-/// file descriptors, and accepting must pause.
+/// Accepts every connection waiting in the listen queue. When the process is out of file
+/// descriptors, returns the moment to try again.
 fn accept_all(
     listener: &TcpListener,
     site: &Arc<Site>,
     clients: &mut Slab<Client>,
-    poller: &Poller,
-) -> io::Result<bool> {
+    poller: &Rc<Poller>,
+) -> Option<Instant> {
     loop {
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             // The queue is empty: back to the loop.
-            Err(error) if error.kind() == ErrorKind::WouldBlock => return Ok(true),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            // EMFILE / ENFILE: no descriptor for the new socket. The connection stays queued.
-            Err(error) if matches!(error.raw_os_error(), Some(24 | 23)) => {
-                eprintln!("accept failed: {error}; pausing accepts");
-                return Ok(false);
+            // No descriptor for a new socket: the client stays queued in the kernel. Trying
+            // again at once would fail again, so pause until connections have closed.
+            Err(error) if matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
+                return Some(Instant::now() + ACCEPT_PAUSE);
             }
             // A failed accept concerns one client (it may have given up already): go on.
             Err(error) => {
@@ -149,15 +139,22 @@ fn accept_all(
                 continue;
             }
         };
-        stream.set_nonblocking(true)?;
-        // Send small responses at once instead of waiting to fill a packet (Nagle).
-        stream.set_nodelay(true)?;
-        let entry = clients.vacant_entry();
-        // SAFETY: as for the listener: `close` deletes every client's stream from the poller
-        // before dropping it, and this is the only place clients are added.
-        unsafe { poller.add_with_mode(&stream, Event::readable(entry.key()), PollMode::Level)? };
+        // Non-blocking, and send small responses at once instead of filling a packet (Nagle).
+        if let Err(error) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
+            site.log_error(peer, &error);
+            continue;
+        }
+        let key = clients.vacant_entry().key();
+        // SAFETY: see the listener's registration in main: a Client deletes its stream from
+        // the poller when it is dropped (below), before the stream itself is closed.
+        let added = unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Level) };
+        if let Err(error) = added {
+            site.log_error(peer, &error);
+            continue;
+        }
         let connection = Connection::new(peer, Arc::clone(site), KeepAlive::On);
-        entry.insert(Client { stream, peer, connection, interest: (true, false) });
+        let poller = Rc::clone(poller);
+        clients.insert(Client { stream, peer, connection, poller, key, interest: (true, false) });
     }
 }
 
@@ -170,27 +167,38 @@ fn close_expired(
     clients: &mut Slab<Client>,
     now: Instant,
     buffer: &mut [u8],
-    poller: &Poller,
     site: &Site,
 ) -> Option<Instant> {
-    let expired: Vec<usize> = clients
-        .iter()
-        .filter(|(_, client)| client.connection.deadline() <= now)
-        .map(|(key, _)| key)
-        .collect();
-    for key in expired {
-        let client = &mut clients[key];
-        client.connection.timed_out();
-        if !handle_connection(client, key, buffer, poller, site) {
-            close(clients, key, poller);
+    clients.retain(|_, client| {
+        if client.connection.deadline() > now {
+            return true;
         }
-    }
+        client.connection.timed_out();
+        handle_connection(client, buffer, site)
+    });
     clients.iter().map(|(_, client)| client.connection.deadline()).min()
 }
 
-/// Removes a connection: first from the poller, then from the table, which closes its socket.
-fn close(clients: &mut Slab<Client>, key: usize, poller: &Poller) {
-    let client = clients.remove(key);
-    // Deleting can only fail if the socket was never added; there is nothing to undo then.
-    let _ = poller.delete(&client.stream);
+impl Client {
+    /// Tells the poller what this connection waits for next: readable while it waits for a
+    /// request, writable only while a response is stuck behind a full send buffer. (Asking
+    /// for writable all the time would wake the loop at once, every time: a socket is almost
+    /// always writable. That is the busy loop of stage06 again.)
+    fn watch(&mut self) -> io::Result<()> {
+        let wanted = (self.connection.wants_read(), self.connection.wants_write());
+        if wanted != self.interest && !self.connection.is_finished() {
+            let event = Event::new(self.key, wanted.0, wanted.1);
+            self.poller.modify_with_mode(&self.stream, event, PollMode::Level)?;
+            self.interest = wanted;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Client {
+    /// A connection leaves the poller before its socket is closed (the contract of `add`).
+    fn drop(&mut self) {
+        // Deleting fails only if the socket was never added; there is nothing to undo then.
+        let _ = self.poller.delete(&self.stream);
+    }
 }
