@@ -7,9 +7,12 @@
 //! Each stage has its own default port (8000 + its number), so all of them can run at once.
 //! A stage with a knob of its own adds its flags with [`Config::parse_with`].
 
+use std::io;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process;
+use std::thread;
+use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
@@ -93,6 +96,20 @@ impl Config {
                 process::exit(1);
             }
         }
+    }
+}
+
+/// How long a blocking stage waits after `accept` failed for lack of file descriptors.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// Logs a failed `accept`. When the process is out of file descriptors (EMFILE, or ENFILE for
+/// the whole system), it also sleeps [`ACCEPT_PAUSE`]: the waiting client stays queued in the
+/// kernel, and retrying at once would only fail again, in a busy loop, until some connection
+/// closes. (The one-thread stages 06 and 07 must not sleep; they pause accepting instead.)
+pub fn accept_failed(error: &io::Error) {
+    eprintln!("accept failed: {error}");
+    if matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+        thread::sleep(ACCEPT_PAUSE);
     }
 }
 

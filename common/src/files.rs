@@ -48,7 +48,7 @@ pub enum Resolved {
 ///
 /// 400 for a path that does not decode to UTF-8 or that holds `..`, NUL or backslash; 404
 /// for anything missing, outside the root, or not a regular file; 403 when the file exists
-/// but cannot be read.
+/// but cannot be read; 503 when the server is out of file descriptors.
 ///
 /// # Examples
 ///
@@ -107,9 +107,16 @@ fn real_path(file: &File, path: &Path) -> io::Result<PathBuf> {
     fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).or_else(|_| fs::canonicalize(path))
 }
 
+/// The status for a failed look-up or open: missing is 404, unreadable 403. Running out of
+/// file descriptors is the server's problem, not the client's: 503, try again later.
 fn not_found(error: io::Error) -> HttpError {
-    match error.kind() {
-        io::ErrorKind::PermissionDenied => HttpError::new(Status::Forbidden, "permission denied"),
+    match (error.kind(), error.raw_os_error()) {
+        (io::ErrorKind::PermissionDenied, _) => {
+            HttpError::new(Status::Forbidden, "permission denied")
+        }
+        (_, Some(libc::EMFILE | libc::ENFILE)) => {
+            HttpError::new(Status::ServiceUnavailable, "out of file descriptors")
+        }
         _ => HttpError::new(Status::NotFound, "no such file"),
     }
 }

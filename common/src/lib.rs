@@ -29,7 +29,7 @@ pub mod request;
 pub mod response;
 pub mod serve;
 
-pub use config::Config;
+pub use config::{Config, accept_failed};
 pub use connection::{Connection, KeepAlive};
 pub use response::{Response, Status};
 pub use serve::{Site, hello};

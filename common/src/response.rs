@@ -53,6 +53,8 @@ pub enum Status {
     InternalServerError,
     /// 501: a method or transfer coding the server does not implement.
     NotImplemented,
+    /// 503: the server is out of a resource for now (file descriptors); try again later.
+    ServiceUnavailable,
     /// 505: HTTP/2.0 or later sent as text.
     VersionNotSupported,
 }
@@ -73,6 +75,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
+            Status::ServiceUnavailable => 503,
             Status::VersionNotSupported => 505,
         }
     }
@@ -92,6 +95,7 @@ impl Status {
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
+            Status::ServiceUnavailable => "Service Unavailable",
             Status::VersionNotSupported => "HTTP Version Not Supported",
         }
     }

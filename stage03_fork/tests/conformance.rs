@@ -38,6 +38,11 @@ fn shutdown() {
 }
 
 #[test]
+fn out_of_descriptors() {
+    suites::out_of_descriptors(BINARY);
+}
+
+#[test]
 fn no_zombies_after_500_connections() {
     let server = Server::start(BINARY, &[]);
     for _ in 0..500 {

@@ -33,3 +33,8 @@ fn concurrency() {
 fn shutdown() {
     suites::shutdown(BINARY);
 }
+
+#[test]
+fn out_of_descriptors() {
+    suites::out_of_descriptors(BINARY);
+}

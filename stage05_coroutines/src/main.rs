@@ -44,9 +44,10 @@ fn main() -> io::Result<()> {
         // accept() blocks until a client connects, and hands us a new socket for it.
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            // A failed accept concerns one client (it may have given up already): go on.
+            // A failed accept concerns one client (it may have given up already), or the
+            // process is out of file descriptors for a moment: log it, and go on.
             Err(error) => {
-                eprintln!("accept failed: {error}");
+                common::accept_failed(&error);
                 continue;
             }
         };

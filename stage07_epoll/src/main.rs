@@ -74,10 +74,11 @@ fn main() -> io::Result<()> {
         for event in events.iter() {
             if event.key == LISTENER {
                 accepting_again = accept_all(&listener, &site, &mut clients, &poller);
-                // While paused, stop watching the listener: it stays readable, and would wake
-                // us again and again for connections we cannot accept yet.
-                let interest = Event::new(LISTENER, accepting_again.is_none(), false);
-                poller.modify_with_mode(&listener, interest, PollMode::Level)?;
+                if accepting_again.is_some() {
+                    // Stop watching the listener while paused: it stays readable, and would
+                    // wake us again and again for connections we cannot accept yet.
+                    poller.modify_with_mode(&listener, Event::none(LISTENER), PollMode::Level)?;
+                }
                 next_deadline = next_deadline.or(Some(Instant::now() + site.timeout));
             } else if let Some(client) = clients.get_mut(event.key) {
                 // (A connection closed earlier in this batch may have had its key reused by a

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
@@ -102,8 +103,26 @@ impl Server {
     /// The server gets its own process group, so that dropping it can kill every process
     /// it made (stage03 forks a child per connection).
     pub fn start(binary: &str, extra: &[&str]) -> Server {
+        Server::start_with(binary, extra, Command::new(binary))
+    }
+
+    /// Like [`Server::start`], with the server allowed at most `limit` open file descriptors
+    /// (`ulimit -n`), to test what it does when it runs out.
+    pub fn start_with_descriptor_limit(binary: &str, extra: &[&str], limit: u64) -> Server {
+        let mut command = Command::new(binary);
+        // SAFETY: the closure runs in the child between fork and exec, where only
+        // async-signal-safe calls are allowed; setrlimit is one, and nothing is allocated.
+        unsafe {
+            command.pre_exec(move || {
+                setrlimit(Resource::RLIMIT_NOFILE, limit, limit).map_err(io::Error::from)
+            });
+        }
+        Server::start_with(binary, extra, command)
+    }
+
+    fn start_with(binary: &str, extra: &[&str], mut command: Command) -> Server {
         let fixture = Fixture::new();
-        let mut child = Command::new(binary)
+        let mut child = command
             .args(["--port", "0", "--quiet", "--root"])
             .arg(fixture.root())
             .args(extra)
@@ -171,6 +190,18 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// CPU time the server process has used so far (user + system), from /proc.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .expect("the server is running");
+        let after = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // In clock ticks of USER_HZ, which Linux fixes at 100 per second for /proc.
+        Duration::from_millis(ticks * 10)
     }
 
     /// The pids of live processes in the server's process group (the server and anything

@@ -10,6 +10,7 @@
 //! | [`keep_alive`] | persistent connections, pipelining, bodies, `Connection: close`, 1.0 |
 //! | [`concurrency`] | a stalled and an idle client don't delay a third; 200 keep-alive clients |
 //! | [`shutdown`] | SIGINT and SIGTERM end the server within 2 s, nothing left behind |
+//! | [`out_of_descriptors`] | more clients than file descriptors: no crash, no spin, all served |
 
 use std::time::{Duration, Instant};
 
@@ -369,4 +370,57 @@ pub fn shutdown(binary: &str) {
         assert!(port_is_free(server.address()), "{signal}: the port can be bound again");
         assert!(client.closed_by_server(), "{signal}: open connections are closed");
     }
+}
+
+/// Started with at most 64 file descriptors, the server gets 100 clients at once. It must not
+/// crash, nor spin on a failing `accept` (EMFILE). Every request it reads is answered: with
+/// the file, or with 503 when no descriptor is left to open it (never a 404, never a hang).
+/// As connections close, the clients that waited in the listen queue are served.
+pub fn out_of_descriptors(binary: &str) {
+    let server = Server::start_with_descriptor_limit(binary, &["--timeout", "30"], 64);
+    let mut clients: Vec<Client> = (0..100).map(|_| server.connect()).collect();
+    for client in &mut clients {
+        client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut answered, waiting): (Vec<Client>, Vec<Client>) =
+        clients.into_iter().partition(has_answer_waiting);
+    let mut served = 0;
+    for client in &mut answered {
+        let response = client.response();
+        assert!(matches!(response.status, 200 | 503), "{}", response.status_line);
+        served += usize::from(response.status == 200);
+    }
+    assert!(served > 0, "nobody was served");
+
+    // While clients wait and no descriptor is free, the server must not burn a core.
+    let before = server.cpu_time();
+    std::thread::sleep(Duration::from_secs(1));
+    let used = server.cpu_time() - before;
+    assert!(used < Duration::from_millis(300), "{used:?} of CPU in 1 s while out of descriptors");
+
+    // Closing connections frees descriptors: every waiting client is answered in turn.
+    drop(answered);
+    for (index, mut client) in waiting.into_iter().enumerate() {
+        let response = client
+            .try_response(false)
+            .unwrap_or_else(|error| panic!("waiting client {index}: {error}"));
+        assert!(
+            matches!(response.status, 200 | 503),
+            "waiting client {index}: {}",
+            response.status_line
+        );
+        // Dropping the client closes its connection, freeing a descriptor for the next one.
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.get("/notes.txt").status, 200, "served normally once descriptors are free");
+}
+
+/// Whether a response (or the close) has already arrived for this client, without waiting.
+fn has_answer_waiting(client: &Client) -> bool {
+    let mut probe = [0; 1];
+    client.stream().set_nonblocking(true).unwrap();
+    let ready = client.stream().peek(&mut probe).is_ok();
+    client.stream().set_nonblocking(false).unwrap();
+    ready
 }
