@@ -1,0 +1,86 @@
+//! Holding thousands of idle keep-alive connections, and timing a fresh request meanwhile.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// What holding the connections cost the server.
+#[derive(Debug, Clone, Copy)]
+pub struct IdleReport {
+    /// Connections held.
+    pub connections: usize,
+    /// Resident memory growth per connection, in KiB.
+    pub rss_per_connection_kib: f64,
+    /// Median time for a new connection's request while the others are held.
+    pub fresh_request: Duration,
+}
+
+const REQUEST: &[u8] = b"GET /tiny.html HTTP/1.1\r\nHost: bench\r\n\r\n";
+
+/// Opens `count` connections, has each one request answered (so each is a real keep-alive
+/// connection, not one still waiting in the listen queue), and keeps them open while it
+/// measures the server's memory growth and times 21 fresh requests.
+pub fn measure(
+    address: SocketAddr,
+    count: usize,
+    rss_kib: impl Fn() -> u64,
+) -> io::Result<IdleReport> {
+    let before = rss_kib();
+    let mut held = Vec::with_capacity(count);
+    for _ in 0..count {
+        let stream = TcpStream::connect(address)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        held.push(stream);
+    }
+    for stream in &mut held {
+        stream.write_all(REQUEST)?;
+    }
+    for stream in &mut held {
+        read_response(stream)?;
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let after = rss_kib();
+
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(address)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_nodelay(true)?;
+        stream.write_all(REQUEST)?;
+        read_response(&mut stream)?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    drop(held);
+    Ok(IdleReport {
+        connections: count,
+        rss_per_connection_kib: after.saturating_sub(before) as f64 / count as f64,
+        fresh_request: times[times.len() / 2],
+    })
+}
+
+/// Reads one small response: the head, then `Content-Length` bytes.
+fn read_response(stream: &mut TcpStream) -> io::Result<()> {
+    let mut received = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        let count = stream.read(&mut buffer)?;
+        if count == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before the response"));
+        }
+        received.extend_from_slice(&buffer[..count]);
+        let Some(end) = received.windows(4).position(|window| window == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0);
+        if received.len() >= end + 4 + length {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The benchmark: every stage under the same load, against nginx, in a table and a chart.
+//!
+//! `cargo run --release -p bench` builds the stages' release binaries, then for each stage
+//! (and nginx, if installed): starts it on core 0 with `--quiet`, measures its CPU use when
+//! idle, warms it up, drives every workload with wrk pinned to core 1 (three runs each, the
+//! median kept), and holds 10,000 idle keep-alive connections to see what they cost. The
+//! table goes to stdout and `bench/results/latest.md`, the chart to `bench/results/latest.svg`.
+//!
+//! `--quick` runs a short version (results in `target/bench-quick/`); `--stages 5,7` and
+//! `--workloads small-50,4k-50` narrow it down.
+
+mod idle;
+mod report;
+mod server;
+mod wrk;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use clap::Parser;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+
+use report::{IdleRow, Row, median};
+use server::Server;
+
+/// The stages, by number.
+const STAGES: [&str; 7] = [
+    "stage01_hello",
+    "stage02_static",
+    "stage03_fork",
+    "stage04_threads",
+    "stage05_coroutines",
+    "stage06_nonblocking",
+    "stage07_epoll",
+];
+
+/// A workload: a file, a number of connections, and how requests are sent.
+#[derive(Debug, Clone, Copy)]
+struct Workload {
+    name: &'static str,
+    path: &'static str,
+    connections: u32,
+    close: bool,
+    pipeline: bool,
+}
+
+const fn workload(name: &'static str, path: &'static str, connections: u32) -> Workload {
+    Workload { name, path, connections, close: false, pipeline: false }
+}
+
+/// Every workload, in the order of the table. "small" is a hello-world-sized file.
+const WORKLOADS: [Workload; 9] = [
+    workload("small-1", "/tiny.html", 1),
+    workload("small-50", "/tiny.html", 50),
+    workload("small-500", "/tiny.html", 500),
+    workload("4k-50", "/4k.bin", 50),
+    workload("4k-500", "/4k.bin", 500),
+    workload("256k-50", "/256k.bin", 50),
+    Workload { close: true, ..workload("close-50", "/tiny.html", 50) },
+    Workload { pipeline: true, ..workload("pipeline-50", "/tiny.html", 50) },
+    // Not a wrk load: idle keep-alive connections held open (see idle.rs).
+    workload("idle-10k", "/tiny.html", 10_000),
+];
+
+/// Stage01 answers hello world to anything and closes: only the small workloads fit it.
+/// Holding 10,000 idle connections only makes sense for the stages that can: not the
+/// iterative ones, not a process or a pool thread per connection.
+fn applies(stage: &str, workload: &Workload) -> bool {
+    match stage {
+        "stage01_hello" => workload.name.starts_with("small-"),
+        "stage02_static" | "stage03_fork" | "stage04_threads" => workload.name != "idle-10k",
+        _ => true,
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark every stage (and nginx, if installed) under the same load.")]
+struct Args {
+    /// A short version, under a minute: one 1-second run of the main workloads
+    /// (small-50, 4k-50, close-50, pipeline-50), 1,000 idle connections, no warm-up.
+    #[arg(long)]
+    quick: bool,
+    /// Only these stages, by number: `--stages 5,7`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=7))]
+    stages: Vec<u8>,
+    /// Only these workloads, by name: `--workloads small-50,4k-50`.
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+    /// Leave nginx out even if it is installed.
+    #[arg(long)]
+    no_nginx: bool,
+}
+
+/// How long things take, full or quick.
+struct Timing {
+    runs: usize,
+    duration: Duration,
+    warm_up: Duration,
+    idle_cpu: Duration,
+    idle_connections: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> io::Result<()> {
+    if let Err(error) =
+        Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status()
+    {
+        if error.kind() == ErrorKind::NotFound {
+            return Err(io::Error::other(
+                "wrk is not installed; install it with: sudo apt-get install wrk",
+            ));
+        }
+        return Err(error);
+    }
+    // 10,000 client sockets need 10,000 descriptors here too.
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(io::Error::from)?;
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(io::Error::from)?;
+
+    let timing = if args.quick {
+        Timing {
+            runs: 1,
+            duration: Duration::from_secs(1),
+            warm_up: Duration::ZERO,
+            idle_cpu: Duration::from_millis(500),
+            idle_connections: 1000,
+        }
+    } else {
+        Timing {
+            runs: 3,
+            duration: Duration::from_secs(5),
+            warm_up: Duration::from_secs(1),
+            idle_cpu: Duration::from_secs(5),
+            idle_connections: 10_000,
+        }
+    };
+    let idle_connections = (timing.idle_connections as u64).min(hard.saturating_sub(100)) as usize;
+
+    let stages: Vec<&str> = if args.stages.is_empty() {
+        STAGES.to_vec()
+    } else {
+        let chosen: BTreeSet<u8> = args.stages.iter().copied().collect();
+        chosen.into_iter().map(|number| STAGES[usize::from(number) - 1]).collect()
+    };
+    const QUICK: [&str; 5] = ["small-50", "4k-50", "close-50", "pipeline-50", "idle-10k"];
+    let chosen = |name: &str| match (args.workloads.is_empty(), args.quick) {
+        (false, _) => args.workloads.iter().any(|chosen| chosen == name),
+        (true, true) => QUICK.contains(&name),
+        (true, false) => true,
+    };
+    let workloads: Vec<Workload> =
+        WORKLOADS.into_iter().filter(|workload| chosen(workload.name)).collect();
+    if workloads.is_empty() {
+        let names: Vec<&str> = WORKLOADS.iter().map(|workload| workload.name).collect();
+        return Err(io::Error::other(format!(
+            "no such workload; choose from {}",
+            names.join(", ")
+        )));
+    }
+
+    let workspace =
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("bench/ is inside the workspace");
+    let binaries = build(workspace, &stages)?;
+    let root = make_root()?;
+    let script = workspace.join("bench/pipeline.lua");
+    let nginx = if args.no_nginx { None } else { server::find_nginx() };
+
+    let mut targets: Vec<(String, Option<PathBuf>)> =
+        stages.iter().map(|stage| (stage.to_string(), Some(binaries.join(stage)))).collect();
+    match &nginx {
+        Some(path) => targets.push(("nginx".into(), Some(path.clone()))),
+        None => eprintln!("nginx not found: no reference row (apt-get install nginx to add one)"),
+    }
+
+    let mut rows = Vec::new();
+    let mut idle_rows = Vec::new();
+    for (index, (name, binary)) in targets.iter().enumerate() {
+        let binary = binary.as_deref().expect("every target has a binary");
+        let start = || {
+            if name == "nginx" {
+                Server::nginx(binary, root.path())
+            } else {
+                Server::stage(binary, root.path())
+            }
+        };
+        let progress = |what: &str| eprintln!("[{}/{}] {name}: {what}", index + 1, targets.len());
+
+        let server = start()?;
+        progress("idle CPU");
+        let before = server.cpu_time();
+        std::thread::sleep(timing.idle_cpu);
+        let idle_cpu_percent =
+            (server.cpu_time() - before).as_secs_f64() / timing.idle_cpu.as_secs_f64() * 100.0;
+        progress("warm-up");
+        let url = |path: &str| format!("http://{}{path}", server.address);
+        let warm_up = wrk::Load {
+            url: url("/tiny.html"),
+            connections: 50,
+            duration: timing.warm_up,
+            header: None,
+            script: None,
+        };
+        wrk::run(&warm_up, |command| server::pin(command, 1))?;
+
+        let mut held = None;
+        for workload in workloads.iter().filter(|workload| applies(name, workload)) {
+            if workload.name == "idle-10k" {
+                progress(&format!("{idle_connections} idle connections"));
+                let report = idle::measure(server.address, idle_connections, || server.rss_kib())?;
+                held =
+                    Some((report.connections, report.rss_per_connection_kib, report.fresh_request));
+                continue;
+            }
+            let load = wrk::Load {
+                url: url(workload.path),
+                connections: workload.connections,
+                duration: timing.duration,
+                header: workload.close.then_some("Connection: close"),
+                script: workload.pipeline.then(|| script.display().to_string()),
+            };
+            let mut runs = Vec::new();
+            for run in 1..=timing.runs {
+                progress(&format!("{} run {run}/{}", workload.name, timing.runs));
+                server.reset_peak();
+                let before = server.cpu_time();
+                let report = wrk::run(&load, |command| server::pin(command, 1))?;
+                // stage03's children exit after wrk closes; give them a moment to be reaped.
+                std::thread::sleep(Duration::from_millis(100));
+                let cpu = server.cpu_time() - before;
+                runs.push((report, cpu, server.peak_rss_kib()));
+            }
+            rows.push(Row {
+                workload: workload.name.into(),
+                target: name.clone(),
+                requests_per_second: median(
+                    runs.iter().map(|(r, _, _)| r.requests_per_second).collect(),
+                ),
+                p50: Duration::from_secs_f64(median(
+                    runs.iter().map(|(r, _, _)| r.p50.as_secs_f64()).collect(),
+                )),
+                p99: Duration::from_secs_f64(median(
+                    runs.iter().map(|(r, _, _)| r.p99.as_secs_f64()).collect(),
+                )),
+                errors: runs.iter().map(|(r, _, _)| r.errors).sum(),
+                cpu_per_request_us: median(
+                    runs.iter()
+                        .map(|(r, cpu, _)| cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64)
+                        .collect(),
+                ),
+                peak_rss_mib: median(
+                    runs.iter().map(|(_, _, peak)| *peak as f64 / 1024.0).collect(),
+                ),
+            });
+        }
+        idle_rows.push(IdleRow { target: name.clone(), idle_cpu_percent, held });
+    }
+    // Group the table by workload, servers in stage order within each.
+    rows.sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
+
+    let machine = machine_description();
+    let settings = format!(
+        "Settings: {} run(s) of {:?} per workload, wrk -t1 pinned to core 1, the server pinned to core 0, {} idle connections.",
+        timing.runs, timing.duration, idle_connections
+    );
+    let markdown = report::markdown(&rows, &idle_rows, &machine, &settings);
+    println!("{markdown}");
+    let out_dir = if args.quick {
+        workspace.join("target/bench-quick")
+    } else {
+        workspace.join("bench/results")
+    };
+    fs::create_dir_all(&out_dir)?;
+    fs::write(out_dir.join("latest.md"), &markdown)?;
+    fs::write(out_dir.join("latest.svg"), report::svg(&rows))?;
+    eprintln!("wrote {}", out_dir.join("latest.{md,svg}").display());
+    Ok(())
+}
+
+/// Builds the stages' release binaries with the cargo that runs us; returns their directory.
+fn build(workspace: &Path, stages: &[&str]) -> io::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace).args(["build", "--release", "--quiet"]);
+    for stage in stages {
+        command.args(["-p", stage]);
+    }
+    if !command.status()?.success() {
+        return Err(io::Error::other("building the stages failed"));
+    }
+    // The bench binary sits beside the stages' in target/release.
+    let bench = std::env::current_exe()?;
+    Ok(bench.parent().expect("the bench binary is in a directory").to_path_buf())
+}
+
+/// The bench's document root: a hello-world-sized page, a 4 KiB and a 256 KiB file.
+fn make_root() -> io::Result<tempfile::TempDir> {
+    let root = tempfile::tempdir()?;
+    fs::write(root.path().join("tiny.html"), "<h1>hello world</h1>\n")?;
+    let pattern = |length: usize| (0..length).map(|i| (i % 251) as u8).collect::<Vec<u8>>();
+    fs::write(root.path().join("4k.bin"), pattern(4096))?;
+    fs::write(root.path().join("256k.bin"), pattern(256 * 1024))?;
+    Ok(root)
+}
+
+/// One line about the machine: CPU model, cores, kernel.
+fn machine_description() -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .map_or("unknown CPU", |rest| rest.trim_start_matches([' ', '\t', ':']));
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("Machine: {model}, {cores} cores, Linux {}.", kernel.trim())
+}

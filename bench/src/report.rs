@@ -1,0 +1,250 @@
+//! The results as a Markdown table and an SVG chart.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+/// The medians of one target under one workload.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The workload's name (`small-50`, ...).
+    pub workload: String,
+    /// The server's name (`stage07_epoll`, `nginx`).
+    pub target: String,
+    /// Requests per second.
+    pub requests_per_second: f64,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th-percentile latency.
+    pub p99: Duration,
+    /// Socket errors and responses >= 400, summed over the runs.
+    pub errors: u64,
+    /// Server CPU time per request, in microseconds.
+    pub cpu_per_request_us: f64,
+    /// Peak resident memory during the run, in MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// Per target: idle CPU, and what 10,000 idle connections cost.
+#[derive(Debug, Clone)]
+pub struct IdleRow {
+    /// The server's name.
+    pub target: String,
+    /// Percent of one core used with no traffic at all.
+    pub idle_cpu_percent: f64,
+    /// With many idle keep-alive connections held: (count, KiB each, fresh request time).
+    pub held: Option<(usize, f64, Duration)>,
+}
+
+/// The median of some values (the middle one; the lower middle for an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+}
+
+fn show(duration: Duration) -> String {
+    let micros = duration.as_secs_f64() * 1e6;
+    if micros >= 10_000.0 {
+        format!("{:.1} ms", micros / 1000.0)
+    } else {
+        format!("{micros:.0} us")
+    }
+}
+
+fn ratio(value: f64, reference: Option<f64>) -> String {
+    match reference {
+        Some(reference) if reference > 0.0 => format!("{:.2}x", value / reference),
+        _ => "-".into(),
+    }
+}
+
+/// The Markdown report: one table of loads, one of idle costs.
+pub fn markdown(rows: &[Row], idle: &[IdleRow], machine: &str, settings: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmark results\n\n{machine}\n\n{settings}\n");
+    let _ = writeln!(
+        out,
+        "Each figure is the median of the runs. On 2 cores, wrk on one core saturates near \
+         230k requests/s for tiny keep-alive responses, so for fast servers the **server CPU \
+         time per request** is the figure that ranks them (lower is better); `x nginx` compares \
+         with nginx's row of the same run.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| workload | server | requests/s | x nginx | p50 | p99 | errors | CPU us/req | x nginx | peak RSS |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let nginx =
+            rows.iter().find(|other| other.workload == row.workload && other.target == "nginx");
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.1} MiB |",
+            row.workload,
+            row.target,
+            row.requests_per_second,
+            ratio(row.requests_per_second, nginx.map(|n| n.requests_per_second)),
+            show(row.p50),
+            show(row.p99),
+            row.errors,
+            row.cpu_per_request_us,
+            ratio(row.cpu_per_request_us, nginx.map(|n| n.cpu_per_request_us)),
+            row.peak_rss_mib,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| server | idle CPU | idle connections held | RSS per connection | fresh request meanwhile |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for row in idle {
+        let (held, per, fresh) = match row.held {
+            Some((count, per, fresh)) => (count.to_string(), format!("{per:.2} KiB"), show(fresh)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.1}% | {held} | {per} | {fresh} |",
+            row.target, row.idle_cpu_percent
+        );
+    }
+    out
+}
+
+/// A grouped bar chart of requests/s: one group per workload, one bar per server.
+pub fn svg(rows: &[Row]) -> String {
+    let mut workloads: Vec<&str> = Vec::new();
+    let mut targets: Vec<&str> = Vec::new();
+    for row in rows {
+        if !workloads.contains(&row.workload.as_str()) {
+            workloads.push(&row.workload);
+        }
+        if !targets.contains(&row.target.as_str()) {
+            targets.push(&row.target);
+        }
+    }
+    let colors =
+        ["#fed7aa", "#fdba74", "#fb923c", "#f97316", "#ea580c", "#c2410c", "#9a3412", "#1d2430"];
+    let max = rows.iter().map(|row| row.requests_per_second).fold(1.0, f64::max);
+    let (left, top, height) = (70.0, 50.0, 300.0);
+    let bar = 12.0;
+    let group = bar * targets.len() as f64 + 24.0;
+    let width = left + group * workloads.len() as f64 + 20.0;
+    let legend_height = 20.0 * targets.len().div_ceil(4) as f64;
+    let total_height = top + height + 60.0 + legend_height;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{total_height:.0}" font-family="system-ui, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="#fbfaf7"/>"##);
+    let _ = writeln!(
+        out,
+        r##"<text x="{left}" y="24" font-size="16" font-weight="bold" fill="#1d2430">Requests per second (median), higher is better</text>"##
+    );
+    for step in 0..=4 {
+        let value = max * step as f64 / 4.0;
+        let y = top + height - height * step as f64 / 4.0;
+        let _ = writeln!(
+            out,
+            r##"<line x1="{left}" x2="{:.0}" y1="{y:.0}" y2="{y:.0}" stroke="#e3e0d8"/>"##,
+            width - 10.0
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{:.0}" y="{:.0}" text-anchor="end" fill="#5b6678">{:.0}k</text>"##,
+            left - 6.0,
+            y + 4.0,
+            value / 1000.0
+        );
+    }
+    for (index, workload) in workloads.iter().enumerate() {
+        let x0 = left + 12.0 + group * index as f64;
+        for (position, target) in targets.iter().enumerate() {
+            let Some(row) =
+                rows.iter().find(|row| row.workload == *workload && row.target == *target)
+            else {
+                continue;
+            };
+            let bar_height = height * row.requests_per_second / max;
+            let x = x0 + bar * position as f64;
+            let color = if *target == "nginx" { colors[7] } else { colors[position % 7] };
+            let _ = writeln!(
+                out,
+                r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{bar_height:.1}" fill="{color}"><title>{target} {workload}: {:.0} req/s</title></rect>"#,
+                top + height - bar_height,
+                bar - 2.0,
+                row.requests_per_second
+            );
+        }
+        let _ = writeln!(
+            out,
+            r##"<text x="{:.0}" y="{:.0}" text-anchor="middle" fill="#1d2430">{workload}</text>"##,
+            x0 + bar * targets.len() as f64 / 2.0,
+            top + height + 18.0
+        );
+    }
+    for (position, target) in targets.iter().enumerate() {
+        let x = left + 150.0 * (position % 4) as f64;
+        let y = top + height + 44.0 + 20.0 * (position / 4) as f64;
+        let color = if *target == "nginx" { colors[7] } else { colors[position % 7] };
+        let _ = writeln!(
+            out,
+            r#"<rect x="{x:.0}" y="{:.0}" width="12" height="12" fill="{color}"/>"#,
+            y - 10.0
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{:.0}" y="{y:.0}" fill="#1d2430">{target}</text>"##,
+            x + 18.0
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(workload: &str, target: &str, rps: f64, cpu: f64) -> Row {
+        Row {
+            workload: workload.into(),
+            target: target.into(),
+            requests_per_second: rps,
+            p50: Duration::from_micros(300),
+            p99: Duration::from_millis(12),
+            errors: 0,
+            cpu_per_request_us: cpu,
+            peak_rss_mib: 3.0,
+        }
+    }
+
+    #[test]
+    fn median_of_three_and_of_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.0);
+        assert_eq!(median(vec![]), 0.0);
+    }
+
+    #[test]
+    fn the_table_compares_with_nginx_of_the_same_workload() {
+        let rows = [
+            row("small-50", "nginx", 100_000.0, 4.0),
+            row("small-50", "stage07_epoll", 110_000.0, 3.6),
+        ];
+        let text = markdown(&rows, &[], "machine", "settings");
+        assert!(text.contains("| small-50 | stage07_epoll | 110000 | 1.10x | 300 us | 12.0 ms | 0 | 3.60 | 0.90x | 3.0 MiB |"), "{text}");
+    }
+
+    #[test]
+    fn the_chart_has_a_bar_per_row() {
+        let rows = [
+            row("a", "nginx", 1.0, 1.0),
+            row("a", "stage07_epoll", 2.0, 1.0),
+            row("b", "nginx", 3.0, 1.0),
+        ];
+        let chart = svg(&rows);
+        assert_eq!(chart.matches("<title>").count(), 3);
+        assert!(chart.starts_with("<svg") && chart.ends_with("</svg>\n"));
+    }
+}

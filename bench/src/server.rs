@@ -1,0 +1,169 @@
+//! Starting the servers under test (a stage, or nginx), pinned to one core, and reading what
+//! they cost from /proc.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sched::{CpuSet, sched_setaffinity};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// Runs the command on one core only (when the machine has more than one), and lets it open
+/// as many files as the hard limit allows (10,000 idle connections need 10,000 descriptors).
+pub fn pin(command: &mut Command, core: usize) {
+    let pinned = std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1);
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: sched_setaffinity and getrlimit/setrlimit are plain
+    // system calls, and building the CpuSet allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if pinned {
+                let mut cores = CpuSet::new();
+                cores.set(core).map_err(io::Error::from)?;
+                sched_setaffinity(Pid::from_raw(0), &cores).map_err(io::Error::from)?;
+            }
+            let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(io::Error::from)?;
+            setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(io::Error::from)
+        });
+    }
+}
+
+/// A server under test, killed (with its process group) when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Whether its children's CPU time counts too (stage03 forks a child per connection).
+    count_children: bool,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts a stage's release binary on core 0: `--port 0 --quiet`, the bench's root, a
+    /// timeout long enough to hold idle connections for the whole measurement.
+    pub fn stage(binary: &Path, root: &Path) -> io::Result<Server> {
+        let mut command = Command::new(binary);
+        command.args(["--port", "0", "--quiet", "--timeout", "120", "--root"]).arg(root);
+        command.stdout(Stdio::piped()).stderr(Stdio::null()).process_group(0);
+        pin(&mut command, 0);
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let address = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|address| address.parse().ok())
+            .ok_or_else(|| {
+                io::Error::other(format!("{}: unexpected first line {line:?}", binary.display()))
+            })?;
+        let count_children = binary.ends_with("stage03_fork");
+        Ok(Server { child, address, count_children, _scratch: None })
+    }
+
+    /// Starts nginx on core 0 as the reference: one process (no master), access log off,
+    /// sendfile on, keep-alive for as many requests as the bench sends, the same root. The
+    /// configuration is written to a temporary directory; the system's is never touched.
+    pub fn nginx(binary: &Path, root: &Path) -> io::Result<Server> {
+        let scratch = tempfile::tempdir()?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let dir = scratch.path();
+        let config = format!(
+            "worker_processes 1;\nmaster_process off;\ndaemon off;\nworker_rlimit_nofile 65536;\n\
+             pid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
+             events {{ worker_connections 65536; use epoll; }}\n\
+             http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n\
+               keepalive_requests 100000000;\n  keepalive_timeout 120s;\n\
+               client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
+               fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
+               default_type application/octet-stream;\n\
+               types {{ text/html html; text/plain txt; }}\n\
+               server {{ listen 127.0.0.1:{port} backlog=1024; root {root}; }}\n}}\n",
+            dir = dir.display(),
+            root = root.display(),
+        );
+        let config_path = dir.join("nginx.conf");
+        fs::write(&config_path, config)?;
+        let mut command = Command::new(binary);
+        command.arg("-c").arg(&config_path).arg("-p").arg(dir).arg("-e").arg(dir.join("error.log"));
+        command.stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
+        pin(&mut command, 0);
+        let child = command.spawn()?;
+        let address: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut server = Server { child, address, count_children: false, _scratch: Some(scratch) };
+        let started = Instant::now();
+        while TcpStream::connect(address).is_err() {
+            if started.elapsed() > Duration::from_secs(5) || server.child.try_wait()?.is_some() {
+                return Err(io::Error::other("nginx did not start; see its error.log"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time used so far, user + system, children included where they serve requests.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let after = stat.rfind(')').map_or("", |end| &stat[end + 2..]);
+        let fields: Vec<u64> =
+            after.split_whitespace().skip(11).take(4).filter_map(|f| f.parse().ok()).collect();
+        // utime, stime, then cutime, cstime (children already reaped), in USER_HZ: 100/s.
+        let own = fields.first().unwrap_or(&0) + fields.get(1).unwrap_or(&0);
+        let children = if self.count_children {
+            fields.get(2).unwrap_or(&0) + fields.get(3).unwrap_or(&0)
+        } else {
+            0
+        };
+        Duration::from_millis((own + children) * 10)
+    }
+
+    /// Resident memory now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.status_field("VmRSS:")
+    }
+
+    /// The highest resident memory since the last [`Server::reset_peak`], in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_field("VmHWM:")
+    }
+
+    /// Starts measuring peak memory afresh (Linux: write 5 to /proc/PID/clear_refs).
+    pub fn reset_peak(&self) {
+        let _ = fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+    }
+
+    fn status_field(&self, name: &str) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx, if installed: on the PATH or where Debian puts it.
+pub fn find_nginx() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("nginx")).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path.into_iter().chain([PathBuf::from("/usr/sbin/nginx")]).find(|path| path.is_file())
+}
