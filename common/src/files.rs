@@ -14,9 +14,9 @@
 //! 5. the path must name a regular file (a FIFO or a device would block or never end), and,
 //!    with every symlink followed, must still lie inside the canonical root (404 otherwise).
 
-use std::fs::{self, File};
+use std::fs::{self, File, Metadata};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
@@ -72,39 +72,65 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
         return Err(HttpError::new(Status::BadRequest, "path escapes the root"));
     }
 
-    let mut file_path = root.to_path_buf();
-    file_path.extend(decoded.split('/').filter(|segment| !segment.is_empty() && *segment != "."));
-    let mut metadata = fs::metadata(&file_path).map_err(not_found)?;
+    let segments = decoded.split('/').filter(|segment| !segment.is_empty() && *segment != ".");
+    let (mut file_path, mut metadata) = look_up(root, root.to_path_buf(), segments)?;
+    // The type comes from the name asked for (a symlink's target may be named otherwise).
+    let mut content_type = content_type(Path::new(decoded.as_ref()));
     if metadata.is_dir() {
         if !decoded.ends_with('/') {
             // Keep the query: only the path changes. A fragment never reaches the server.
             let query = query.split('#').next().unwrap_or("");
             return Ok(Resolved::Redirect(format!("{path}/{query}")));
         }
-        file_path.push("index.html");
-        metadata = fs::metadata(&file_path).map_err(not_found)?;
+        (file_path, metadata) = look_up(root, file_path, ["index.html"].into_iter())?;
+        content_type = self::content_type(Path::new("index.html"));
     }
     // Checked before opening: opening a FIFO for reading blocks until a writer appears.
     if !metadata.is_file() {
         return Err(HttpError::new(Status::NotFound, "not a regular file"));
     }
-
-    // Open, then ask where the path really led, every symlink followed: it must still be
-    // inside the root. Asking about the open file (not the path again) means a symlink
-    // swapped in between the check and the open cannot fool us.
-    let file = File::open(&file_path).map_err(not_found)?;
-    let real_path = real_path(&file, &file_path).map_err(not_found)?;
-    if !real_path.starts_with(root) {
-        return Err(HttpError::new(Status::NotFound, "symlink leads outside the root"));
-    }
-    Ok(Resolved::File { file, length: metadata.len(), content_type: content_type(&file_path) })
+    // O_NOFOLLOW: if the file was swapped for a symlink since we looked, the open fails.
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&file_path)
+        .map_err(not_found)?;
+    Ok(Resolved::File { file, length: metadata.len(), content_type })
 }
 
-/// The real path of an open file. Linux shows it as the target of the link
-/// `/proc/self/fd/N`: one system call, where resolving the path again
-/// ([`fs::canonicalize`]) costs one per directory in it. Without `/proc`, that is the fallback.
-fn real_path(file: &File, path: &Path) -> io::Result<PathBuf> {
-    fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).or_else(|_| fs::canonicalize(path))
+/// Walks `segments` down from `start` (inside `root`), one `lstat` per segment, which
+/// describes a symlink itself instead of following it. A walk that meets no symlink cannot
+/// leave the root, since `..` was refused: that is the common case, and it costs no more
+/// system calls than a plain `stat` of the path would. When a symlink is met, the whole path
+/// is resolved ([`fs::canonicalize`]) and must still lie inside the root.
+///
+/// Returns the path to open (the resolved one, if a symlink was met) and its metadata.
+fn look_up<'a>(
+    root: &Path,
+    mut path: PathBuf,
+    segments: impl Iterator<Item = &'a str>,
+) -> Result<(PathBuf, Metadata), HttpError> {
+    let mut metadata = None;
+    let mut symlink_met = false;
+    for segment in segments {
+        path.push(segment);
+        let found = fs::symlink_metadata(&path).map_err(not_found)?;
+        symlink_met |= found.file_type().is_symlink();
+        metadata = Some(found);
+    }
+    if symlink_met {
+        let real_path = fs::canonicalize(&path).map_err(not_found)?;
+        if !real_path.starts_with(root) {
+            return Err(HttpError::new(Status::NotFound, "symlink leads outside the root"));
+        }
+        let metadata = fs::metadata(&real_path).map_err(not_found)?;
+        return Ok((real_path, metadata));
+    }
+    match metadata {
+        Some(metadata) => Ok((path, metadata)),
+        // No segments: the root itself.
+        None => Ok((path, fs::metadata(root).map_err(not_found)?)),
+    }
 }
 
 /// The status for a failed look-up or open: missing is 404, unreadable 403. Running out of
