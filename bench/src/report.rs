@@ -184,7 +184,7 @@ pub fn svg(rows: &[Row]) -> String {
         );
     }
     for (position, target) in targets.iter().enumerate() {
-        let x = left + 150.0 * (position % 4) as f64;
+        let x = left + 175.0 * (position % 4) as f64;
         let y = top + height + 44.0 + 20.0 * (position / 4) as f64;
         let color = if *target == "nginx" { colors[7] } else { colors[position % 7] };
         let _ = writeln!(

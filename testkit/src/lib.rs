@@ -377,6 +377,14 @@ impl Client {
         }
     }
 
+    /// Like [`Client::closed_by_server`], waiting at most `wait`.
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let closed = self.closed_by_server();
+        self.stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        closed
+    }
+
     /// Whether anything (bytes or a close) arrives within `wait`, leaving bytes for later.
     pub fn anything_within(&mut self, wait: Duration) -> bool {
         self.stream.set_read_timeout(Some(wait)).unwrap();
@@ -408,4 +416,63 @@ impl Client {
 /// Whether a port is free to bind on 127.0.0.1 (after a server exits, it must be).
 pub fn port_is_free(address: SocketAddr) -> bool {
     std::net::TcpListener::bind(address).is_ok()
+}
+
+/// The path of an example binary of the stage under test. `cargo test` builds a package's
+/// examples next to its test binaries: `target/debug/examples/` beside `target/debug/deps/`.
+pub fn example(name: &str) -> String {
+    let test_binary = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from target/<profile>/deps");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: `cargo test` builds examples unless a target is named (`--test ...`); \
+         run `cargo build --examples` first",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+/// How many lines differ between two texts: the lines of each that are not part of their
+/// longest common subsequence (what `diff` counts as removed plus added).
+pub fn changed_lines(before: &str, after: &str) -> usize {
+    let (a, b): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    // common[i][j]: the longest common subsequence of a[i..] and b[j..].
+    let mut common = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            common[i][j] = if a[i] == b[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    a.len() + b.len() - 2 * common[0][0]
+}
+
+/// The source of a stage's `src/main.rs` and of one of its examples, for diff-size tests.
+pub fn main_and_example(manifest_dir: &str, example: &str) -> (String, String) {
+    let read =
+        |path: String| fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    (
+        read(format!("{manifest_dir}/src/main.rs")),
+        read(format!("{manifest_dir}/examples/{example}.rs")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changed_lines;
+
+    #[test]
+    fn changed_lines_counts_like_diff() {
+        assert_eq!(changed_lines("a\nb\nc\n", "a\nb\nc\n"), 0);
+        assert_eq!(changed_lines("a\nb\nc\n", "a\nx\nc\n"), 2);
+        assert_eq!(changed_lines("a\nb\nc\n", "a\nc\n"), 1);
+        assert_eq!(changed_lines("", "a\nb\n"), 2);
+    }
 }

@@ -1,0 +1,20 @@
+//! The committed course pages must be exactly what the generator makes from the current
+//! READMEs and sources: a lesson or a main.rs changed without `cargo run -p site` fails here.
+
+use std::fs;
+
+#[test]
+fn committed_pages_are_up_to_date() {
+    let workspace = site::workspace();
+    let pages = site::pages(&workspace).expect("the stages' READMEs and sources are readable");
+    assert_eq!(pages.len(), 13, "7 lessons and 6 diffs");
+    for page in pages {
+        let path = workspace.join("www/course").join(&page.name);
+        let committed = fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == page.html,
+            "{} is stale: run `cargo run -p site` and commit www/course/",
+            path.display()
+        );
+    }
+}
