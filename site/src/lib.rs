@@ -240,7 +240,7 @@ fn diff_page(index: usize, summary: &str, before: &str, after: &str) -> String {
 {added} added. Read the lessons: <a href="{previous}.html">{previous}</a>,
 <a href="{stage}.html">{stage}</a>.</p>
 <div class="diff"><table>
-<thead><tr><th>{previous}</th><th>{stage}</th><th></th></tr></thead>
+<thead><tr><th title="{previous}">old</th><th title="{stage}">new</th><th>{previous}/src/main.rs → {stage}/src/main.rs</th></tr></thead>
 <tbody>
 {rows}</tbody></table></div>
 "#,
