@@ -127,6 +127,8 @@ impl Server {
             .arg(fixture.root())
             .args(extra)
             .stdout(Stdio::piped())
+            // Quiet: tests that provoke errors (EMFILE, resets) would flood the output.
+            .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
