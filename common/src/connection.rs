@@ -37,6 +37,9 @@ use crate::serve::{Site, request_line};
 /// reads and writes, small enough that thousands of slow downloads fit in memory.
 pub const FILE_CHUNK_BYTES: usize = 64 * 1024;
 
+/// Room reserved for a response head: ours are under 200 bytes.
+const HEAD_ROOM_BYTES: usize = 256;
+
 /// Whether a connection may serve more than one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeepAlive {
@@ -264,6 +267,13 @@ impl Connection {
             response.http10_keep_alive = false;
         }
         self.closing |= !response.keep_alive;
+        // Room for the head and a small body at once, rather than growing step by step.
+        let body = if response.head_only {
+            0
+        } else {
+            response.content_length().min(FILE_CHUNK_BYTES as u64)
+        };
+        self.output.reserve(HEAD_ROOM_BYTES + body as usize);
         response.write_head(&mut self.output);
         if response.head_only {
             return;
