@@ -181,17 +181,16 @@ fn run(args: &Args) -> io::Result<()> {
     let script = workspace.join("bench/pipeline.lua");
     let nginx = if args.no_nginx { None } else { server::find_nginx() };
 
-    let mut targets: Vec<(String, Option<PathBuf>)> =
-        stages.iter().map(|stage| (stage.to_string(), Some(binaries.join(stage)))).collect();
+    let mut targets: Vec<(String, PathBuf)> =
+        stages.iter().map(|stage| (stage.to_string(), binaries.join(stage))).collect();
     match &nginx {
-        Some(path) => targets.push(("nginx".into(), Some(path.clone()))),
+        Some(path) => targets.push(("nginx".into(), path.clone())),
         None => eprintln!("nginx not found: no reference row (apt-get install nginx to add one)"),
     }
 
     let mut rows = Vec::new();
     let mut idle_rows = Vec::new();
     for (index, (name, binary)) in targets.iter().enumerate() {
-        let binary = binary.as_deref().expect("every target has a binary");
         let start = || {
             if name == "nginx" {
                 Server::nginx(binary, root.path())

@@ -99,16 +99,23 @@ impl Config {
     }
 }
 
-/// How long a blocking stage waits after `accept` failed for lack of file descriptors.
+/// How long a server stops accepting after running out of file descriptors, so that open
+/// connections can finish and free some instead of a loop retrying a failing `accept`.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// Logs a failed `accept`. When the process is out of file descriptors (EMFILE, or ENFILE for
-/// the whole system), it also sleeps [`ACCEPT_PAUSE`]: the waiting client stays queued in the
-/// kernel, and retrying at once would only fail again, in a busy loop, until some connection
-/// closes. (The one-thread stages 06 and 07 must not sleep; they pause accepting instead.)
+/// Whether an error means the process (EMFILE) or the whole system (ENFILE) is out of file
+/// descriptors: a passing shortage of the server's, not a fault of the client's.
+pub fn out_of_descriptors(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// Logs a failed `accept`. When the process is [out of descriptors](out_of_descriptors), it
+/// also sleeps [`ACCEPT_PAUSE`]: the waiting client stays queued in the kernel, and retrying at
+/// once would only fail again, in a busy loop, until some connection closes. (The one-thread
+/// stages 06 and 07 must not sleep; they pause accepting instead.)
 pub fn accept_failed(error: &io::Error) {
     eprintln!("accept failed: {error}");
-    if matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+    if out_of_descriptors(error) {
         thread::sleep(ACCEPT_PAUSE);
     }
 }

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
 
+use crate::config::out_of_descriptors;
 use crate::request::HttpError;
 use crate::response::Status;
 
@@ -136,11 +137,9 @@ fn look_up<'a>(
 /// The status for a failed look-up or open: missing is 404, unreadable 403. Running out of
 /// file descriptors is the server's problem, not the client's: 503, try again later.
 fn not_found(error: io::Error) -> HttpError {
-    match (error.kind(), error.raw_os_error()) {
-        (io::ErrorKind::PermissionDenied, _) => {
-            HttpError::new(Status::Forbidden, "permission denied")
-        }
-        (_, Some(libc::EMFILE | libc::ENFILE)) => {
+    match error.kind() {
+        io::ErrorKind::PermissionDenied => HttpError::new(Status::Forbidden, "permission denied"),
+        _ if out_of_descriptors(&error) => {
             HttpError::new(Status::ServiceUnavailable, "out of file descriptors")
         }
         _ => HttpError::new(Status::NotFound, "no such file"),

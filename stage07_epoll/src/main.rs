@@ -13,8 +13,9 @@ use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use common::config::{ACCEPT_PAUSE, out_of_descriptors};
 use common::nonblocking::serve_ready;
 use common::{Config, Connection, KeepAlive, Site};
 use polling::{Event, Events, PollMode, Poller};
@@ -23,10 +24,6 @@ use slab::Slab;
 /// How many bytes one read may bring in. One buffer serves every connection in turn; what a
 /// connection must keep between turns, it keeps in its own `Connection`.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
-
-/// How long to stop accepting when the process runs out of file descriptors (EMFILE), so that
-/// open connections can finish and free some instead of the loop spinning on a failing accept.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// The listener's key in the poller. Each connection's key is its index in the slab; polling
 /// keeps `usize::MAX` for itself.
@@ -130,7 +127,7 @@ fn accept_all(
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
             // No descriptor for a new socket: the client stays queued in the kernel. Trying
             // again at once would fail again, so pause until connections have closed.
-            Err(error) if matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+            Err(error) if out_of_descriptors(&error) => {
                 eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
                 return Some(Instant::now() + ACCEPT_PAUSE);
             }
