@@ -1,32 +1,29 @@
-//! The command line every stage shares, and opening the listening socket.
+//! The command line every stage shares, and how start-up errors are reported.
 //!
 //! ```text
 //! stageNN [--host HOST] [--port PORT] [--root DIR] [--quiet] [--timeout SECONDS]
 //! ```
 //!
-//! Each stage has its own default port (8000 + its number), so all of them can run at once.
-//! A stage with a knob of its own adds its flags with [`Config::parse_with`].
+//! plus `--help`, `--version` and a stage's own flags ([`Config::parse_with`]). Each stage has
+//! its own default port (8000 + its number), so all of them can run at once.
 
-use std::io;
-use std::net::TcpListener;
-use std::path::PathBuf;
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
 use std::process;
-use std::thread;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use clap::{Args, Command, FromArgMatches, Parser};
 
-/// The demo site, `www/` in the workspace, found wherever the command is started from.
-pub const DEFAULT_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../www");
+use crate::connection::{KeepAlive, Settings};
+use crate::site::AccessLog;
 
-/// How long an idle keep-alive connection is kept, and how long a request head may take to
-/// arrive, in seconds. Long enough for a person typing into `nc`; short enough that a
-/// slowloris client ties up a process, thread or coroutine only briefly.
+/// How long an idle keep-alive connection is kept, and how long a request may take to arrive,
+/// in seconds. Long enough for a person typing into `nc`; short enough that a slowloris
+/// client ties up a process, thread or coroutine only briefly.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 10;
 
 /// The settings every stage takes from its command line.
 #[derive(Parser, Debug, Clone)]
-#[command(about = "An HTTP/1.1 static-file server (one stage of the HTTP server stages course).")]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
@@ -34,31 +31,45 @@ pub struct Config {
     /// Port to listen on; 0 picks a free one (the first line printed says which).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Directory to serve.
-    #[arg(long, default_value = DEFAULT_ROOT)]
+    /// Directory to serve [default: the demo site, www/ in the workspace].
+    #[arg(long, default_value_os_t = default_root())]
     pub root: PathBuf,
     /// Do not write the access log to stderr.
     #[arg(long)]
     pub quiet: bool,
-    /// Seconds an idle connection, or a request head arriving slowly, is given before it is closed.
+    /// Seconds an idle connection, or a request arriving slowly, is given before it is closed.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 
-/// The flags of a stage that has none of its own, for [`Config::parse_with`].
+/// The demo site, `www/` in the workspace, found wherever the command is started from.
+fn default_root() -> PathBuf {
+    let common = Path::new(env!("CARGO_MANIFEST_DIR"));
+    common.parent().map_or_else(|| common.join("www"), |workspace| workspace.join("www"))
+}
+
+/// The flags of a stage that has none of its own.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct NoFlags {}
 
 impl Config {
-    /// Parses the command line; `default_port` is the stage's own (8001 for stage01, ...).
-    /// `--help` and bad arguments print their message and exit, as command-line tools do.
-    pub fn parse(default_port: u16) -> Config {
-        Config::parse_with::<NoFlags>(default_port).0
+    /// Parses the command line of the stage `command` describes (its name, version and
+    /// one-line description: pass `common::command!()`, which reads them from the stage's
+    /// Cargo.toml); `default_port` is the stage's own (8001 for stage01, ...). `--help`,
+    /// `--version` and bad arguments print their message and exit, as command-line tools do.
+    pub fn parse(command: Command, default_port: u16) -> Config {
+        Config::parse_with::<NoFlags>(command, default_port).0
     }
 
-    /// Parses the command line with a stage's own flags `F` added to the shared ones.
-    pub fn parse_with<F: Args + FromArgMatches>(default_port: u16) -> (Config, F) {
-        let command = F::augment_args(Config::command())
+    /// Like [`Config::parse`], with a stage's own flags `F` added to the shared ones.
+    pub fn parse_with<F: Args + FromArgMatches>(
+        command: Command,
+        default_port: u16,
+    ) -> (Config, F) {
+        // The flags' doc comments would replace the stage's description: put it back.
+        let about = command.get_about().cloned().unwrap_or_default();
+        let command = F::augment_args(Config::augment_args(command))
+            .about(about)
             .mut_arg("port", |port| port.default_value(default_port.to_string()));
         let mut matches = command.get_matches();
         let parsed = Config::from_arg_matches_mut(&mut matches)
@@ -66,87 +77,62 @@ impl Config {
         parsed.unwrap_or_else(|error| error.exit())
     }
 
-    /// Binds the listening socket and prints `listening on http://HOST:PORT`, the first line
-    /// on stdout, with the real port (tests and scripts read it).
-    ///
-    /// When the address cannot be bound (most often: another server has the port) this
-    /// prints a one-line error naming `--port` and exits with status 1: there is nothing
-    /// else a server can do. `TcpListener::bind` sets `SO_REUSEADDR` on Unix, so a restarted
-    /// server is not refused because of old connections in TIME-WAIT.
-    pub fn listen(&self) -> TcpListener {
-        let address = (self.host.as_str(), self.port);
-        match TcpListener::bind(address).and_then(|listener| Ok((listener.local_addr()?, listener)))
-        {
-            Ok((local, listener)) => {
-                println!("listening on http://{local}");
-                listener
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
-                eprintln!(
-                    "error: {}:{} is already in use; stop the other server or pick another --port",
-                    self.host, self.port
-                );
-                process::exit(1);
-            }
-            Err(error) => {
-                eprintln!(
-                    "error: cannot listen on {}:{} ({error}); check --host and --port",
-                    self.host, self.port
-                );
-                process::exit(1);
-            }
+    /// How this server's connections behave: `keep_alive` is the stage's own choice, the
+    /// timeout and the access log come from the command line.
+    pub fn settings(&self, keep_alive: KeepAlive) -> Settings {
+        Settings {
+            keep_alive,
+            timeout: Duration::from_secs(self.timeout),
+            log: AccessLog::new(!self.quiet),
         }
     }
 }
 
-/// How long a server stops accepting after running out of file descriptors, so that open
-/// connections can finish and free some instead of a loop retrying a failing `accept`.
-pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-/// Whether an error means the process (EMFILE) or the whole system (ENFILE) is out of file
-/// descriptors: a passing shortage of the server's, not a fault of the client's.
-pub fn out_of_descriptors(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+/// Ends a server that cannot start, the way command-line tools do: one line `error: ...` on
+/// stderr and exit status 1, rather than a panic or a debug dump of the error.
+pub trait OrExit<T> {
+    /// The value, or the end of the process with the error's message.
+    fn or_exit(self) -> T;
 }
 
-/// Logs a failed `accept`. When the process is [out of descriptors](out_of_descriptors), it
-/// also sleeps [`ACCEPT_PAUSE`]: the waiting client stays queued in the kernel, and retrying at
-/// once would only fail again, in a busy loop, until some connection closes. (The one-thread
-/// stages 06 and 07 must not sleep; they pause accepting instead.)
-pub fn accept_failed(error: &io::Error) {
-    eprintln!("accept failed: {error}");
-    if out_of_descriptors(error) {
-        thread::sleep(ACCEPT_PAUSE);
+impl<T, E: Display> OrExit<T> for Result<T, E> {
+    fn or_exit(self) -> T {
+        self.unwrap_or_else(|error| {
+            eprintln!("error: {error}");
+            process::exit(1)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
-    fn parse_from(args: &[&str], default_port: u16) -> Config {
-        let command =
-            Config::command().mut_arg("port", |port| port.default_value(default_port.to_string()));
-        let mut matches = command.try_get_matches_from(args).unwrap();
-        Config::from_arg_matches_mut(&mut matches).unwrap()
+    fn parse_from(args: &[&str]) -> Config {
+        Config::parse_from(args)
     }
 
     #[test]
     fn defaults() {
-        let config = parse_from(&["stage"], 8002);
-        assert_eq!((config.host.as_str(), config.port, config.quiet), ("127.0.0.1", 8002, false));
+        let config = parse_from(&["stage"]);
+        assert_eq!((config.host.as_str(), config.quiet), ("127.0.0.1", false));
         assert!(config.root.join("index.html").exists(), "the default root is www/");
+        assert!(!config.root.to_string_lossy().contains(".."), "{}", config.root.display());
         assert_eq!(config.timeout, DEFAULT_TIMEOUT_SECONDS);
     }
 
     #[test]
     fn flags() {
-        let config = parse_from(
-            &["stage", "--port", "0", "--root", "/tmp", "--quiet", "--timeout", "3"],
-            8002,
-        );
+        let config =
+            parse_from(&["stage", "--port", "0", "--root", "/tmp", "--quiet", "--timeout", "3"]);
         assert_eq!((config.port, config.quiet, config.timeout), (0, true, 3));
         assert_eq!(config.root, PathBuf::from("/tmp"));
+        let settings = config.settings(KeepAlive::Off);
+        assert_eq!(
+            (settings.keep_alive, settings.timeout),
+            (KeepAlive::Off, Duration::from_secs(3))
+        );
     }
 
     #[test]
@@ -155,12 +141,5 @@ mod tests {
         assert!(command().try_get_matches_from(["stage", "--port", "70000"]).is_err());
         assert!(command().try_get_matches_from(["stage", "--timeout", "0"]).is_err());
         assert!(command().try_get_matches_from(["stage", "--bogus"]).is_err());
-    }
-
-    #[test]
-    fn listen_on_port_zero_gets_a_real_port() {
-        let config = parse_from(&["stage", "--port", "0"], 8002);
-        let listener = config.listen();
-        assert_ne!(listener.local_addr().unwrap().port(), 0);
     }
 }

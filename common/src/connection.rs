@@ -26,12 +26,11 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::mem;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::request::{self, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, Parsed};
-use crate::response::{Body, Response, Status};
-use crate::serve::{Site, request_line};
+use crate::response::{Body, Persistence, Response, Status};
+use crate::site::{AccessLog, Site};
 
 /// How much of a file is read into memory at a time: large enough that a big file takes few
 /// reads and writes, small enough that thousands of slow downloads fit in memory.
@@ -49,13 +48,24 @@ pub enum KeepAlive {
     Off,
 }
 
+/// How a server's connections behave: the same for every connection of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Whether a connection may serve more than one request (a stage's own choice).
+    pub keep_alive: KeepAlive,
+    /// How long an idle connection, or a request that trickles in, is given.
+    pub timeout: Duration,
+    /// Where each request is logged.
+    pub log: AccessLog,
+}
+
 /// The HTTP state of one connection: what has been received and not yet parsed, what is
 /// waiting to be sent, and whether the connection should end.
 #[derive(Debug)]
 pub struct Connection {
     peer: SocketAddr,
-    site: Arc<Site>,
-    keep_alive: KeepAlive,
+    site: Site,
+    settings: Settings,
     /// Bytes received but not yet used: the start of a request whose head is incomplete, or
     /// pipelined requests waiting for the response before them to be sent.
     input: Vec<u8>,
@@ -76,11 +86,11 @@ pub struct Connection {
 
 impl Connection {
     /// A new connection from `peer`, serving `site`.
-    pub fn new(peer: SocketAddr, site: Arc<Site>, keep_alive: KeepAlive) -> Self {
+    pub fn new(peer: SocketAddr, site: Site, settings: Settings) -> Self {
         Connection {
             peer,
             site,
-            keep_alive,
+            settings,
             input: Vec::new(),
             output: Vec::new(),
             written: 0,
@@ -186,7 +196,7 @@ impl Connection {
     /// The moment this connection times out if nothing happens: the head timeout while a
     /// request head is arriving, otherwise the idle timeout.
     pub fn deadline(&self) -> Instant {
-        self.head_started.unwrap_or(self.last_active) + self.site.timeout
+        self.head_started.unwrap_or(self.last_active) + self.settings.timeout
     }
 
     /// The deadline has passed. A client that stopped halfway through a request head gets a
@@ -194,7 +204,7 @@ impl Connection {
     pub fn timed_out(&mut self) {
         if self.head_started.is_some() && !self.closing {
             self.input = Vec::new();
-            self.site.log_access(self.peer, "-", Status::RequestTimeout, 0);
+            self.settings.log.request(self.peer, "-", Status::RequestTimeout, 0);
             self.queue(Response::error(Status::RequestTimeout));
         } else {
             self.output = Vec::new();
@@ -232,7 +242,7 @@ impl Connection {
                 Ok(Parsed::Complete { request, head_length }) => {
                     let response = self.site.respond(&request);
                     let bytes = if response.head_only { 0 } else { response.content_length() };
-                    self.site.log_access(self.peer, request_line(&request), response.status, bytes);
+                    self.settings.log.request(self.peer, &request, response.status, bytes);
                     self.queue(response);
                     used += head_length;
                     self.body_to_skip = request.content_length;
@@ -240,7 +250,7 @@ impl Connection {
                 }
                 Ok(Parsed::Incomplete) => return used,
                 Err(error) => {
-                    self.site.log_access(
+                    self.settings.log.request(
                         self.peer,
                         format_args!("- ({})", error.reason),
                         error.status,
@@ -262,11 +272,10 @@ impl Connection {
     /// Queues a response: its head, then its body (a small file is read at once, so that head
     /// and body leave in one write; a large one in chunks as the socket takes them).
     fn queue(&mut self, mut response: Response) {
-        if self.keep_alive == KeepAlive::Off {
-            response.keep_alive = false;
-            response.http10_keep_alive = false;
+        if self.settings.keep_alive == KeepAlive::Off {
+            response.persistence = Persistence::Close;
         }
-        self.closing |= !response.keep_alive;
+        self.closing |= response.closes();
         // Room for the head and a small body at once, rather than growing step by step.
         let body = if response.head_only {
             0
@@ -284,7 +293,7 @@ impl Connection {
                 self.file = Some((file, length));
                 if let Err(error) = self.fill_from_file() {
                     // The head promised more than we can send: cut the connection.
-                    self.site.log_error(self.peer, &error);
+                    self.settings.log.error(self.peer, &error);
                     self.file = None;
                     self.closing = true;
                 }
@@ -321,13 +330,16 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// A site in a temporary directory with a small and a large file.
     struct Fixture {
         _dir: tempfile::TempDir,
-        site: Arc<Site>,
+        site: Site,
         large: Vec<u8>,
+    }
+
+    fn settings(keep_alive: KeepAlive) -> Settings {
+        Settings { keep_alive, timeout: Duration::from_secs(5), log: AccessLog::new(false) }
     }
 
     fn fixture() -> Fixture {
@@ -335,13 +347,16 @@ mod tests {
         std::fs::write(dir.path().join("small.txt"), "hello").unwrap();
         let large: Vec<u8> = (0..FILE_CHUNK_BYTES * 3 + 17).map(|i| (i % 251) as u8).collect();
         std::fs::write(dir.path().join("large.bin"), &large).unwrap();
-        let root = dir.path().canonicalize().unwrap();
-        let site = Arc::new(Site { root, quiet: true, timeout: Duration::from_secs(5) });
+        let site = Site::open(dir.path()).unwrap();
         Fixture { _dir: dir, site, large }
     }
 
     fn connection(fixture: &Fixture) -> Connection {
-        Connection::new("127.0.0.1:1".parse().unwrap(), fixture.site.clone(), KeepAlive::On)
+        Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            fixture.site.clone(),
+            settings(KeepAlive::On),
+        )
     }
 
     /// Sends everything the connection has queued, `chunk` bytes per "write" at most.
@@ -491,8 +506,11 @@ mod tests {
     #[test]
     fn keep_alive_off_closes_after_every_response() {
         let f = fixture();
-        let mut connection =
-            Connection::new("127.0.0.1:1".parse().unwrap(), f.site.clone(), KeepAlive::Off);
+        let mut connection = Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            f.site.clone(),
+            settings(KeepAlive::Off),
+        );
         connection.received(&[GET_SMALL, GET_SMALL].concat());
         let out = drain(&mut connection, usize::MAX);
         assert_eq!(responses(&out).len(), 1);

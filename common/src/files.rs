@@ -4,7 +4,7 @@
 //! `/%2e%2e/secret`, `/a%00.html`, or a symlink inside the root that points outside it. The
 //! rules, in order:
 //!
-//! 1. the query (`?...`) and fragment (`#...`) are ignored;
+//! 1. the path arrives without its query (the parser split it off);
 //! 2. `%XX` escapes are decoded, and the result must be UTF-8 (400 otherwise);
 //! 3. a `..` segment, a NUL or a backslash is refused (400), after decoding, so `%2e%2e`
 //!    is caught too;
@@ -21,9 +21,8 @@ use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
 
-use crate::config::out_of_descriptors;
-use crate::request::HttpError;
-use crate::response::Status;
+use crate::net::out_of_descriptors;
+use crate::response::{HttpError, Status};
 
 /// What a path resolved to.
 #[derive(Debug)]
@@ -37,11 +36,12 @@ pub enum Resolved {
         /// Its MIME type, from its extension.
         content_type: &'static str,
     },
-    /// A directory asked for without its trailing slash: redirect to this location.
+    /// A directory asked for without its trailing slash: redirect to this path (the caller
+    /// adds the query, if there was one).
     Redirect(String),
 }
 
-/// Resolves a request path (origin form, query allowed) to a file under `root`.
+/// Resolves a request path (percent-encoded, without its query) to a file under `root`.
 ///
 /// `root` must be canonical (absolute, no symlinks), as [`fs::canonicalize`] returns it.
 ///
@@ -57,15 +57,11 @@ pub enum Resolved {
 /// use common::files::{resolve, Resolved};
 ///
 /// let root = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
-/// let Ok(Resolved::File { content_type, .. }) = resolve(&root, "/Cargo.toml?x=1") else { panic!() };
+/// let Ok(Resolved::File { content_type, .. }) = resolve(&root, "/Cargo.toml") else { panic!() };
 /// assert_eq!(content_type, "application/toml");
 /// assert!(resolve(&root, "/../Cargo.toml").is_err());
 /// ```
 pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
-    let (path, query) = match path.find(['?', '#']) {
-        Some(end) => (&path[..end], &path[end..]),
-        None => (path, ""),
-    };
     let decoded = percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| HttpError::new(Status::BadRequest, "path is not UTF-8"))?;
@@ -79,9 +75,7 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
     let mut content_type = content_type(Path::new(decoded.as_ref()));
     if metadata.is_dir() {
         if !decoded.ends_with('/') {
-            // Keep the query: only the path changes. A fragment never reaches the server.
-            let query = query.split('#').next().unwrap_or("");
-            return Ok(Resolved::Redirect(format!("{path}/{query}")));
+            return Ok(Resolved::Redirect(format!("{path}/")));
         }
         (file_path, metadata) = look_up(root, file_path, ["index.html"].into_iter())?;
         content_type = self::content_type(Path::new("index.html"));
@@ -95,7 +89,7 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&file_path)
-        .map_err(not_found)?;
+        .map_err(lookup_failed)?;
     Ok(Resolved::File { file, length: metadata.len(), content_type })
 }
 
@@ -115,28 +109,28 @@ fn look_up<'a>(
     let mut symlink_met = false;
     for segment in segments {
         path.push(segment);
-        let found = fs::symlink_metadata(&path).map_err(not_found)?;
+        let found = fs::symlink_metadata(&path).map_err(lookup_failed)?;
         symlink_met |= found.file_type().is_symlink();
         metadata = Some(found);
     }
     if symlink_met {
-        let real_path = fs::canonicalize(&path).map_err(not_found)?;
+        let real_path = fs::canonicalize(&path).map_err(lookup_failed)?;
         if !real_path.starts_with(root) {
             return Err(HttpError::new(Status::NotFound, "symlink leads outside the root"));
         }
-        let metadata = fs::metadata(&real_path).map_err(not_found)?;
+        let metadata = fs::metadata(&real_path).map_err(lookup_failed)?;
         return Ok((real_path, metadata));
     }
     match metadata {
         Some(metadata) => Ok((path, metadata)),
         // No segments: the root itself.
-        None => Ok((path, fs::metadata(root).map_err(not_found)?)),
+        None => Ok((path, fs::metadata(root).map_err(lookup_failed)?)),
     }
 }
 
 /// The status for a failed look-up or open: missing is 404, unreadable 403. Running out of
 /// file descriptors is the server's problem, not the client's: 503, try again later.
-fn not_found(error: io::Error) -> HttpError {
+fn lookup_failed(error: io::Error) -> HttpError {
     match error.kind() {
         io::ErrorKind::PermissionDenied => HttpError::new(Status::Forbidden, "permission denied"),
         _ if out_of_descriptors(&error) => {
@@ -242,13 +236,6 @@ mod tests {
     }
 
     #[test]
-    fn query_and_fragment_are_ignored() {
-        let f = fixture();
-        assert_eq!(body(resolve(&f.root, "/index.html?v=2")), "home");
-        assert_eq!(body(resolve(&f.root, "/index.html#top")), "home");
-    }
-
-    #[test]
     fn percent_escapes_are_decoded_as_utf8() {
         let f = fixture();
         assert_eq!(body(resolve(&f.root, "/a%20b.txt")), "spaced");
@@ -257,12 +244,8 @@ mod tests {
     }
 
     #[test]
-    fn directory_without_slash_redirects_keeping_the_query() {
+    fn directory_without_slash_redirects() {
         let f = fixture();
-        match resolve(&f.root, "/docs?x=1") {
-            Ok(Resolved::Redirect(location)) => assert_eq!(location, "/docs/?x=1"),
-            other => panic!("expected a redirect, got {other:?}"),
-        }
         match resolve(&f.root, "/docs") {
             Ok(Resolved::Redirect(location)) => assert_eq!(location, "/docs/"),
             other => panic!("expected a redirect, got {other:?}"),

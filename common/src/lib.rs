@@ -1,35 +1,40 @@
-//! Everything the seven stages share, so that each stage's `main.rs` holds only its
-//! concurrency model.
+//! The HTTP that every stage shares, and nothing else: no stage's concurrency model lives
+//! here. Each stage's `main.rs` holds its model, including the loop that moves bytes between
+//! its sockets and their [`Connection`]s.
 //!
 //! # Layout
 //!
 //! - [`request`]: parsing a request head, incrementally (one regex for the request line),
 //!   with every limit a named constant and every error carrying its status.
-//! - [`response`]: [`Status`] and [`Response`]: writing the head, HEAD handling.
+//! - [`response`]: [`Status`], [`HttpError`] and [`Response`]: writing the head, fitting a
+//!   response to its request (HEAD, keep-alive).
 //! - [`files`]: from a request path to a file under the root, refusing every escape.
-//! - [`serve`]: the application: [`Site`] answers a request with a file, [`hello`] with hello
-//!   world; the access log.
-//! - [`connection`]: one connection's state without sockets: bytes in, responses out, partial
-//!   writes resumed (used by every stage from 02 on).
-//! - [`blocking`]: the loop of the blocking stages (02-05) over any `Read + Write`.
-//! - [`nonblocking`]: one turn of a connection on a non-blocking socket (stages 06-07).
-//! - [`config`]: the command line every stage shares, and the listening socket.
+//! - [`site`]: the application: [`Site`] answers a request with a file, [`hello`] with hello
+//!   world; the [`AccessLog`].
+//! - [`connection`]: one connection's HTTP state without sockets (sans-IO): bytes in,
+//!   responses out, partial writes resumed, deadlines.
+//! - [`config`]: the command line every stage shares, and [`OrExit`] for start-up errors.
+//! - [`net`]: the listening socket, failed accepts, running out of file descriptors.
 //!
 //! A request travels: bytes → [`request::parse`] → [`Site::respond`] → [`Response`] →
 //! [`Connection`] → bytes.
 
 #![warn(missing_docs)]
 
-pub mod blocking;
 pub mod config;
 pub mod connection;
 pub mod files;
-pub mod nonblocking;
+pub mod net;
 pub mod request;
 pub mod response;
-pub mod serve;
+pub mod site;
 
-pub use config::{Config, accept_failed};
-pub use connection::{Connection, KeepAlive};
-pub use response::{Response, Status};
-pub use serve::{Site, hello};
+/// A stage's name, version and one-line description, from its own Cargo.toml: what
+/// [`Config::parse`] shows for `--help` and `--version`. (clap's `command!`, re-exported so
+/// that a stage needs no dependency on clap to use it.)
+pub use clap::command;
+pub use config::{Config, OrExit};
+pub use connection::{Connection, KeepAlive, Settings};
+pub use net::{accept_failed, listen};
+pub use response::{HttpError, Response, Status};
+pub use site::{AccessLog, Site, hello};

@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 
-use crate::response::Status;
+use crate::response::{HttpError, Status};
 
 /// The longest request line accepted: 414 beyond. RFC 9112 §3 asks servers to accept at least
 /// 8000 octets; 8 KiB is also nginx's default buffer for it.
@@ -81,8 +81,11 @@ pub struct Request<'a> {
     pub method: Method,
     /// The request target exactly as sent (`/a%20b.html?x=1`, or absolute `http://h/a`).
     pub target: &'a str,
-    /// The path part of the target in origin form: for `GET http://host/a?b` it is `/a?b`.
+    /// The path of the target, still percent-encoded, without query or fragment: `/a%20b.html`
+    /// for both `/a%20b.html?x=1` and `http://host/a%20b.html`.
     pub path: &'a str,
+    /// The query, without its `?`: `x=1` for `/a.html?x=1`; `None` when there is no `?`.
+    pub query: Option<&'a str>,
     /// The version the client spoke.
     pub version: Version,
     /// Header lines in order: names as sent (compare them case-insensitively), values with
@@ -108,6 +111,21 @@ impl Request<'_> {
     }
 }
 
+/// The request line, as the access log shows it: `GET /index.html HTTP/1.1`.
+impl fmt::Display for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let method = match self.method {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        };
+        let version = match self.version {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        };
+        write!(f, "{method} {} {version}", self.target)
+    }
+}
+
 /// What [`parse`] found in the bytes so far.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed<'a> {
@@ -121,30 +139,6 @@ pub enum Parsed<'a> {
     /// The head is not all here yet: read more bytes, append them, and call again.
     Incomplete,
 }
-
-/// Bad input: the status to answer with, and a short reason for the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HttpError {
-    /// The status the response carries.
-    pub status: Status,
-    /// What was wrong, in a few words.
-    pub reason: &'static str,
-}
-
-impl HttpError {
-    /// An error answered with `status`.
-    pub const fn new(status: Status, reason: &'static str) -> Self {
-        HttpError { status, reason }
-    }
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.status, self.reason)
-    }
-}
-
-impl std::error::Error for HttpError {}
 
 fn bad(reason: &'static str) -> HttpError {
     HttpError::new(Status::BadRequest, reason)
@@ -352,12 +346,12 @@ fn check_request<'a>(
         return Err(HttpError::new(Status::ContentTooLarge, "body too large"));
     }
 
-    let path = origin_form(target)?;
+    let (path, query) = split_path(origin_form(target)?);
     let keep_alive = match version {
         Version::Http11 => !close,
         Version::Http10 => keep_alive_asked && !close,
     } && !(expects_continue && content_length > 0);
-    Ok(Request { method, target, path, version, headers, content_length, keep_alive })
+    Ok(Request { method, target, path, query, version, headers, content_length, keep_alive })
 }
 
 /// `Content-Length` is one or more digits, nothing else: no sign, no spaces inside, no list.
@@ -373,7 +367,7 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HttpError> {
     })
 }
 
-/// The path of a target: origin form (`/a?b`) as it is; absolute form (`http://host/a?b`,
+/// A target in origin form: origin form (`/a?b`) as it is; absolute form (`http://host/a?b`,
 /// which proxies send and servers must accept) without its scheme and authority.
 fn origin_form(target: &str) -> Result<&str, HttpError> {
     if target.starts_with('/') {
@@ -389,6 +383,16 @@ fn origin_form(target: &str) -> Result<&str, HttpError> {
         Some(slash) if after_scheme[slash..].starts_with('/') => Ok(&after_scheme[slash..]),
         // `http://host` or `http://host?q` names the root.
         _ => Ok("/"),
+    }
+}
+
+/// Splits an origin-form target into its path and its query. A fragment (`#...`) is not
+/// meant to be sent at all; one that arrives anyway is dropped.
+fn split_path(origin: &str) -> (&str, Option<&str>) {
+    let origin = origin.split('#').next().unwrap_or(origin);
+    match origin.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (origin, None),
     }
 }
 
@@ -419,7 +423,7 @@ mod tests {
         assert_eq!(used, bytes.len());
         assert_eq!(request.method, Method::Get);
         assert_eq!(request.target, "/a.html?x=1");
-        assert_eq!(request.path, "/a.html?x=1");
+        assert_eq!((request.path, request.query), ("/a.html", Some("x=1")));
         assert_eq!(request.version, Version::Http11);
         assert_eq!(request.header("user-agent"), Some(&b"curl"[..]));
         assert_eq!(request.header("HOST"), Some(&b"h"[..]));
@@ -641,10 +645,27 @@ mod tests {
 
     #[test]
     fn absolute_form_is_served_by_its_path() {
-        let path = |bytes: &'static [u8]| complete(bytes).0.path;
-        assert_eq!(path(b"GET http://h/a/b?c HTTP/1.1\r\nHost: h\r\n\r\n"), "/a/b?c");
-        assert_eq!(path(b"GET HTTP://h:80 HTTP/1.1\r\nHost: h\r\n\r\n"), "/");
-        assert_eq!(path(b"GET https://h?q HTTP/1.1\r\nHost: h\r\n\r\n"), "/");
+        let path = |bytes: &'static [u8]| {
+            let (request, _) = complete(bytes);
+            (request.path, request.query)
+        };
+        assert_eq!(path(b"GET http://h/a/b?c HTTP/1.1\r\nHost: h\r\n\r\n"), ("/a/b", Some("c")));
+        assert_eq!(path(b"GET HTTP://h:80 HTTP/1.1\r\nHost: h\r\n\r\n"), ("/", None));
+        assert_eq!(path(b"GET https://h?q HTTP/1.1\r\nHost: h\r\n\r\n"), ("/", None));
+    }
+
+    #[test]
+    fn query_and_fragment_are_split_from_the_path() {
+        assert_eq!(split_path("/a?b=1#c"), ("/a", Some("b=1")));
+        assert_eq!(split_path("/a#c?d"), ("/a", None));
+        assert_eq!(split_path("/a?"), ("/a", Some("")));
+        assert_eq!(split_path("/a"), ("/a", None));
+    }
+
+    #[test]
+    fn the_request_line_is_shown_as_sent() {
+        let (request, _) = complete(b"HEAD /a%20b?x HTTP/1.0\r\n\r\n");
+        assert_eq!(request.to_string(), "HEAD /a%20b?x HTTP/1.0");
     }
 
     mod properties {

@@ -20,6 +20,8 @@ use std::fs::File;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::request::{Method, Request, Version};
+
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "http-stages";
 
@@ -113,6 +115,45 @@ impl fmt::Display for Status {
     }
 }
 
+/// A request that cannot be served as asked: the status to answer with, and a short reason
+/// for the log. Parsing ([`crate::request::parse`]) and finding the file
+/// ([`crate::files::resolve`]) both end in one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    /// The status the response carries.
+    pub status: Status,
+    /// What was wrong, in a few words.
+    pub reason: &'static str,
+}
+
+impl HttpError {
+    /// An error answered with `status`.
+    pub const fn new(status: Status, reason: &'static str) -> Self {
+        HttpError { status, reason }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// What becomes of the connection after a response, and what the response says about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persistence {
+    /// The server closes the connection after this response and says `Connection: close`,
+    /// so the client knows not to send more.
+    Close,
+    /// The connection stays open. HTTP/1.1's default, so nothing needs saying.
+    KeepOpen,
+    /// The connection stays open and the response says `Connection: keep-alive`: an HTTP/1.0
+    /// client that asked for it needs to hear it, or it waits for the server to close.
+    KeepOpenHttp10,
+}
+
 /// What follows the head.
 #[derive(Debug)]
 pub enum Body {
@@ -133,12 +174,8 @@ pub struct Response {
     pub body: Body,
     /// The `Location` header, for redirects.
     pub location: Option<String>,
-    /// Whether the connection stays open after this response. When false the head says
-    /// `Connection: close`.
-    pub keep_alive: bool,
-    /// Whether the client spoke HTTP/1.0 and asked to keep the connection open: such a client
-    /// needs `Connection: keep-alive` in the answer, or it waits for the close.
-    pub http10_keep_alive: bool,
+    /// Whether the connection stays open after this response, and what the head says of it.
+    pub persistence: Persistence,
     /// A HEAD request: the head says how long the body would be, and no body follows.
     pub head_only: bool,
 }
@@ -155,8 +192,7 @@ impl Response {
             content_type,
             body: Body::Bytes(body.into()),
             location: None,
-            keep_alive: true,
-            http10_keep_alive: false,
+            persistence: Persistence::KeepOpen,
             head_only: false,
         }
     }
@@ -166,8 +202,27 @@ impl Response {
     pub fn error(status: Status) -> Self {
         let page = format!("<!DOCTYPE html>\n<title>{status}</title>\n<h1>{status}</h1>\n");
         let mut response = Response::new(status, "text/html; charset=utf-8", page.into_bytes());
-        response.keep_alive = !status.closes_connection();
+        if status.closes_connection() {
+            response.persistence = Persistence::Close;
+        }
         response
+    }
+
+    /// Fits a response to the request it answers: HEAD gets the head only, and the connection
+    /// stays open only if both the response and the request allow it.
+    pub fn answering(mut self, request: &Request) -> Response {
+        self.head_only = request.method == Method::Head;
+        self.persistence = match (self.persistence, request.keep_alive, request.version) {
+            (Persistence::Close, _, _) | (_, false, _) => Persistence::Close,
+            (_, true, Version::Http10) => Persistence::KeepOpenHttp10,
+            (_, true, Version::Http11) => Persistence::KeepOpen,
+        };
+        self
+    }
+
+    /// Whether the server closes the connection once this response is sent.
+    pub fn closes(&self) -> bool {
+        self.persistence == Persistence::Close
     }
 
     /// The length of the body in bytes, which `Content-Length` announces (for HEAD too).
@@ -205,10 +260,10 @@ impl Response {
         if let Some(location) = &self.location {
             let _ = write!(out, "Location: {location}\r\n");
         }
-        if !self.keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if self.http10_keep_alive {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        match self.persistence {
+            Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
+            Persistence::KeepOpen => {}
+            Persistence::KeepOpenHttp10 => out.extend_from_slice(b"Connection: keep-alive\r\n"),
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -270,14 +325,14 @@ mod tests {
     #[test]
     fn closing_response_says_so() {
         let mut response = Response::new(Status::Ok, "text/plain", &b""[..]);
-        response.keep_alive = false;
+        response.persistence = Persistence::Close;
         assert!(head_of(&response).contains("\r\nConnection: close\r\n"));
     }
 
     #[test]
     fn http10_keep_alive_is_announced() {
         let mut response = Response::new(Status::Ok, "text/plain", &b""[..]);
-        response.http10_keep_alive = true;
+        response.persistence = Persistence::KeepOpenHttp10;
         assert!(head_of(&response).contains("\r\nConnection: keep-alive\r\n"));
     }
 
@@ -305,8 +360,8 @@ mod tests {
         let Body::Bytes(body) = &response.body else { panic!("error bodies are in memory") };
         assert!(String::from_utf8_lossy(body).contains("404 Not Found"));
         assert!(head_of(&response).contains(&format!("Content-Length: {}\r\n", body.len())));
-        assert!(response.keep_alive, "a 404 does not end the connection");
-        assert!(!Response::error(Status::BadRequest).keep_alive);
+        assert!(!response.closes(), "a 404 does not end the connection");
+        assert!(Response::error(Status::BadRequest).closes());
     }
 
     #[test]

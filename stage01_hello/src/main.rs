@@ -6,18 +6,21 @@
 //! `GET / HTTP/1.1`, `Host: x` and an empty line.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 use common::request::{self, Parsed};
-use common::{Config, Response, Status};
+use common::response::Persistence;
+use common::{AccessLog, Config, OrExit, Response};
 
 /// The most bytes read in one call; a request head is usually a few hundred.
 const READ_BUFFER_BYTES: usize = 4096;
 
-fn main() -> io::Result<()> {
-    let config = Config::parse(8001);
+fn main() {
+    let config = Config::parse(common::command!(), 8001);
+    let log = AccessLog::new(!config.quiet);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = config.listen();
+    let listener = common::listen(&config).or_exit();
 
     loop {
         // accept() blocks until a client connects, and hands us a new socket for it.
@@ -30,19 +33,21 @@ fn main() -> io::Result<()> {
                 continue;
             }
         };
-        match handle_connection(stream, &config) {
-            Ok(status) if !config.quiet => eprintln!("{peer} {}", status.code()),
-            Ok(_) => {}
-            Err(error) if !config.quiet => eprintln!("{peer} connection ended: {error}"),
-            Err(_) => {}
+        if let Err(error) = handle_connection(stream, peer, &config, log) {
+            log.error(peer, &error);
         }
     }
 }
 
 /// Reads one request head, answers it, and closes the connection (by dropping `stream`).
-fn handle_connection(mut stream: TcpStream, config: &Config) -> io::Result<Status> {
-    // A client that connects and sends nothing must not block the server forever.
-    let timeout = std::time::Duration::from_secs(config.timeout);
+fn handle_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    config: &Config,
+    log: AccessLog,
+) -> io::Result<()> {
+    // A client that sends nothing (or stops reading) must not hold the server forever.
+    let timeout = Duration::from_secs(config.timeout);
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
 
@@ -58,17 +63,23 @@ fn handle_connection(mut stream: TcpStream, config: &Config) -> io::Result<Statu
         }
         received.extend_from_slice(&buffer[..count]);
         match request::parse(&received) {
-            Ok(Parsed::Complete { request, .. }) => break common::hello(&request),
+            Ok(Parsed::Complete { request, .. }) => {
+                let response = common::hello(&request);
+                log.request(peer, &request, response.status, response.content_length());
+                break response;
+            }
             Ok(Parsed::Incomplete) => continue,
-            Err(error) => break Response::error(error.status),
+            Err(error) => {
+                log.request(peer, format_args!("- ({})", error.reason), error.status, 0);
+                break Response::error(error.status);
+            }
         }
     };
 
     // We close after one response, so the head says `Connection: close`.
-    response.keep_alive = false;
+    response.persistence = Persistence::Close;
     // The head (status line, headers, empty line) and the body, in one write.
     let mut bytes = Vec::new();
     response.write_to(&mut bytes);
-    stream.write_all(&bytes)?;
-    Ok(response.status)
+    stream.write_all(&bytes)
 }

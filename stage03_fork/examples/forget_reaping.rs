@@ -11,22 +11,30 @@
 //! Run `cargo run -p stage03_fork`, open <http://127.0.0.1:8003>, and watch the processes
 //! come and go with `ps -ef --forest | grep stage03`.
 
-use std::io;
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::time::Instant;
 
-use common::blocking::serve_connection;
-use common::{Config, KeepAlive, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
 use nix::errno::Errno;
 use nix::sys::prctl;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork, getpid, getppid};
 
-fn main() -> io::Result<()> {
-    let config = Config::parse(8003);
-    let site = Arc::new(Site::new(&config)?);
-    let listener = config.listen();
+/// The most bytes read in one call; a request head is usually a few hundred.
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
+/// open for more requests.
+const KEEP_ALIVE: KeepAlive = KeepAlive::On;
+
+fn main() {
+    let config = Config::parse(common::command!(), 8003);
+    let site = Site::open(&config.root).or_exit();
+    let settings = config.settings(KEEP_ALIVE);
+    // socket() + bind() + listen(): the kernel now queues incoming connections for us.
+    let listener = common::listen(&config).or_exit();
     // The mistake: no SIGCHLD handler, so nobody calls waitpid.
 
     loop {
@@ -50,7 +58,9 @@ fn main() -> io::Result<()> {
                 // the listener, so that only the parent holds the port.
                 drop(listener);
                 end_with_parent(parent);
-                handle_connection(stream, peer, &site);
+                if let Err(error) = handle_connection(stream, peer, &site, settings) {
+                    settings.log.error(peer, &error);
+                }
                 // SAFETY: _exit ends the process at once. Unlike returning from main or
                 // process::exit, it runs no exit handlers and flushes no buffers, so nothing
                 // the child inherited from the parent is cleaned up twice.
@@ -66,26 +76,70 @@ fn main() -> io::Result<()> {
     }
 }
 
-/// Serves one connection until it ends, in its own process.
-fn handle_connection(mut stream: TcpStream, peer: SocketAddr, site: &Arc<Site>) {
+/// Serves one connection until it ends: the client closes it or asks to, sends bad input, or
+/// is idle past the timeout, in its own process.
+fn handle_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    site: &Site,
+    settings: Settings,
+) -> io::Result<()> {
     // A client that sends nothing (or stops reading) must not hold the server forever.
-    let configured = stream
-        .set_read_timeout(Some(site.timeout))
-        .and_then(|()| stream.set_write_timeout(Some(site.timeout)))
-        // Send small responses at once instead of waiting to fill a packet (Nagle).
-        .and_then(|()| stream.set_nodelay(true));
-    let served = configured.and_then(|()| serve_connection(&mut stream, peer, site, KeepAlive::On));
-    if let Err(error) = served {
-        site.log_error(peer, &error);
+    stream.set_read_timeout(Some(settings.timeout))?;
+    stream.set_write_timeout(Some(settings.timeout))?;
+    // Keep-alive: the last small packet of a response must not wait for the client's
+    // delayed ACK (Nagle's algorithm holds it back up to 40 ms): send it at once.
+    stream.set_nodelay(true)?;
+
+    let mut connection = Connection::new(peer, site.clone(), settings);
+    let mut buffer = vec![0; READ_BUFFER_BYTES];
+    loop {
+        // Send everything queued. A blocking write returns once the kernel has taken at least
+        // part of it, so loop until all is gone.
+        loop {
+            let pending = connection.to_send()?;
+            if pending.is_empty() {
+                break;
+            }
+            match stream.write(pending) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(count) => connection.sent(count),
+                // A signal arrived during the call: just make it again.
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if connection.is_finished() {
+            // Dropping the stream closes the socket: the client sees the end of the response.
+            return Ok(());
+        }
+
+        match stream.read(&mut buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => connection.received_eof(),
+            Ok(count) => {
+                connection.received(&buffer[..count]);
+                // A client can send one byte per read timeout forever; a request's deadline
+                // counts from its first byte, so check it after every read.
+                if Instant::now() >= connection.deadline() {
+                    connection.timed_out();
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            // The read timeout expired (Linux reports it as WouldBlock): idle too long.
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                connection.timed_out();
+            }
+            Err(error) => return Err(error),
+        }
     }
-    // Dropping the stream closes the socket: the client sees the end of the response.
 }
 
 /// A child that has exited stays a *zombie* (its exit status kept for the parent) until the
 /// parent collects it with `waitpid`. The kernel sends SIGCHLD when a child exits; the handler
 /// collects every child that is done.
 #[allow(dead_code)]
-fn reap_children_when_they_exit() -> io::Result<()> {
+fn reap_children_when_they_exit() -> nix::Result<()> {
     // SA_RESTART: a system call the signal interrupts (our accept) is restarted by the
     // kernel instead of failing with EINTR. SA_NOCLDSTOP: no signal when a child merely stops.
     let action = SigAction::new(

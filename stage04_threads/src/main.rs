@@ -10,15 +10,21 @@
 //! Run `cargo run -p stage04_threads`, open <http://127.0.0.1:8004>, and see the workers with
 //! `ps -T -p $(pgrep stage04)`.
 
-use std::io;
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use clap::Args;
-use common::blocking::serve_connection;
-use common::{Config, KeepAlive, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
 use crossbeam::channel::{self, Sender};
+
+/// The most bytes read in one call; a request head is usually a few hundred.
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
+/// open for more requests.
+const KEEP_ALIVE: KeepAlive = KeepAlive::On;
 
 /// The flags of this stage, added to the shared ones.
 #[derive(Args, Debug)]
@@ -28,11 +34,13 @@ struct Flags {
     workers: u32,
 }
 
-fn main() -> io::Result<()> {
-    let (config, flags) = Config::parse_with::<Flags>(8004);
-    let site = Arc::new(Site::new(&config)?);
-    let listener = config.listen();
-    let connections = start_workers(flags.workers, &site)?;
+fn main() {
+    let (config, flags) = Config::parse_with::<Flags>(common::command!(), 8004);
+    let site = Site::open(&config.root).or_exit();
+    let settings = config.settings(KEEP_ALIVE);
+    // socket() + bind() + listen(): the kernel now queues incoming connections for us.
+    let listener = common::listen(&config).or_exit();
+    let connections = start_workers(flags.workers, &site, settings).or_exit();
 
     loop {
         // accept() blocks until a client connects, and hands us a new socket for it.
@@ -50,19 +58,63 @@ fn main() -> io::Result<()> {
     }
 }
 
-/// Serves one connection until it ends, on a worker thread.
-fn handle_connection(mut stream: TcpStream, peer: SocketAddr, site: &Arc<Site>) {
+/// Serves one connection until it ends: the client closes it or asks to, sends bad input, or
+/// is idle past the timeout, on a worker thread.
+fn handle_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    site: &Site,
+    settings: Settings,
+) -> io::Result<()> {
     // A client that sends nothing (or stops reading) must not hold the server forever.
-    let configured = stream
-        .set_read_timeout(Some(site.timeout))
-        .and_then(|()| stream.set_write_timeout(Some(site.timeout)))
-        // Send small responses at once instead of waiting to fill a packet (Nagle).
-        .and_then(|()| stream.set_nodelay(true));
-    let served = configured.and_then(|()| serve_connection(&mut stream, peer, site, KeepAlive::On));
-    if let Err(error) = served {
-        site.log_error(peer, &error);
+    stream.set_read_timeout(Some(settings.timeout))?;
+    stream.set_write_timeout(Some(settings.timeout))?;
+    // Keep-alive: the last small packet of a response must not wait for the client's
+    // delayed ACK (Nagle's algorithm holds it back up to 40 ms): send it at once.
+    stream.set_nodelay(true)?;
+
+    let mut connection = Connection::new(peer, site.clone(), settings);
+    let mut buffer = vec![0; READ_BUFFER_BYTES];
+    loop {
+        // Send everything queued. A blocking write returns once the kernel has taken at least
+        // part of it, so loop until all is gone.
+        loop {
+            let pending = connection.to_send()?;
+            if pending.is_empty() {
+                break;
+            }
+            match stream.write(pending) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(count) => connection.sent(count),
+                // A signal arrived during the call: just make it again.
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if connection.is_finished() {
+            // Dropping the stream closes the socket: the client sees the end of the response.
+            return Ok(());
+        }
+
+        match stream.read(&mut buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => connection.received_eof(),
+            Ok(count) => {
+                connection.received(&buffer[..count]);
+                // A client can send one byte per read timeout forever; a request's deadline
+                // counts from its first byte, so check it after every read.
+                if Instant::now() >= connection.deadline() {
+                    connection.timed_out();
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            // The read timeout expired (Linux reports it as WouldBlock): idle too long.
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                connection.timed_out();
+            }
+            Err(error) => return Err(error),
+        }
     }
-    // Dropping the stream closes the socket: the client sees the end of the response.
 }
 
 /// Starts `count` worker threads, each serving one connection at a time from a shared
@@ -73,16 +125,22 @@ fn handle_connection(mut stream: TcpStream, peer: SocketAddr, site: &Arc<Site>) 
 /// waits in the kernel's listen queue, where the client's connect has already succeeded.
 /// A worker busy with one keep-alive connection is free again when that connection ends,
 /// at the latest after the idle timeout: an idle client cannot pin a worker forever.
-fn start_workers(count: u32, site: &Arc<Site>) -> io::Result<Sender<(TcpStream, SocketAddr)>> {
+fn start_workers(
+    count: u32,
+    site: &Site,
+    settings: Settings,
+) -> io::Result<Sender<(TcpStream, SocketAddr)>> {
     let (sender, receiver) = channel::bounded(0);
     for number in 0..count {
         // crossbeam's receivers can be cloned, and each message goes to exactly one of them:
         // every worker waits on the same channel (std's mpsc would need a Mutex around it).
         let receiver: channel::Receiver<(TcpStream, SocketAddr)> = receiver.clone();
-        let site = Arc::clone(site);
+        let site = site.clone();
         thread::Builder::new().name(format!("worker-{number}")).spawn(move || {
             for (stream, peer) in receiver {
-                handle_connection(stream, peer, &site);
+                if let Err(error) = handle_connection(stream, peer, &site, settings) {
+                    settings.log.error(peer, &error);
+                }
             }
         })?;
     }

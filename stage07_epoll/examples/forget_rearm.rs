@@ -7,20 +7,19 @@
 //! which sockets are ready, and sleeps until one is. The `polling` crate wraps epoll: every
 //! socket is registered once under a key, and `wait` returns the keys of the ready ones.
 //! Nothing is tried in vain, nothing spins, and an idle server uses no CPU at all, however
-//! many connections it holds. This is how nginx, Redis and every async runtime work.
+//! many connections it holds. This is how nginx, Redis and the readiness-based async
+//! runtimes (tokio's reactor is epoll underneath) work.
 //!
 //! Run `cargo run -p stage07_epoll`, open <http://127.0.0.1:8007>, and compare `top` (0% CPU
 //! when idle) and `strace -p $(pgrep stage07)` (one `epoll_wait`, then only useful calls).
 
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Instant;
 
-use common::config::{ACCEPT_PAUSE, out_of_descriptors};
-use common::nonblocking::serve_ready;
-use common::{Config, Connection, KeepAlive, Site};
+use common::net::{ACCEPT_PAUSE, out_of_descriptors};
+use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
 use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 
@@ -28,12 +27,16 @@ use slab::Slab;
 /// connection must keep between turns, it keeps in its own `Connection`.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 
+/// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
+/// open for more requests.
+const KEEP_ALIVE: KeepAlive = KeepAlive::On;
+
 /// The listener's key in the poller. Each connection's key is its index in the slab; polling
 /// keeps `usize::MAX` for itself.
 const LISTENER: usize = usize::MAX - 1;
 
 /// One connection: its socket and its HTTP state, and its registration with the poller.
-struct Client {
+struct Session {
     stream: TcpStream,
     peer: SocketAddr,
     connection: Connection,
@@ -43,25 +46,28 @@ struct Client {
     interest: (bool, bool),
 }
 
-fn main() -> io::Result<()> {
-    let config = Config::parse(8007);
-    let site = Arc::new(Site::new(&config)?);
-    let listener = config.listen();
+fn main() {
+    let config = Config::parse(common::command!(), 8007);
+    let site = Site::open(&config.root).or_exit();
+    let settings = config.settings(KEEP_ALIVE);
+    // socket() + bind() + listen(): the kernel now queues incoming connections for us.
+    let listener = common::listen(&config).or_exit();
     // Non-blocking: accept, read and write return WouldBlock instead of waiting.
-    listener.set_nonblocking(true)?;
-    let mut clients = Slab::new();
+    listener.set_nonblocking(true).or_exit();
+    let mut sessions = Slab::new();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     let mut next_deadline = None;
     let mut accepting_again = None;
-    let poller = Rc::new(Poller::new()?);
+    let poller = Rc::new(Poller::new().or_exit());
     // Level-triggered, like plain epoll: a socket is reported for as long as it is ready, so
     // bytes left unread are reported again, and interest changes only when it must. (polling's
     // default is oneshot: report once, then nothing until the key is re-armed with `modify`.)
     // SAFETY: `add` is unsafe because a registered socket must not be closed while the poller
     // lives, or epoll could report events for its number once the kernel reuses it. The
-    // poller (and every Client, which holds it) is declared after the listener, so it is
+    // poller (and every Session, which holds it) is declared after the listener, so it is
     // dropped first: the listener is never closed under a live registration.
-    unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)? };
+    unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level) }
+        .or_exit();
     let mut events = Events::new();
 
     loop {
@@ -69,57 +75,111 @@ fn main() -> io::Result<()> {
         let wake_at = [next_deadline, accepting_again].into_iter().flatten().min();
         let timeout = wake_at.map(|at: Instant| at.saturating_duration_since(Instant::now()));
         events.clear();
-        poller.wait(&mut events, timeout)?;
+        poller.wait(&mut events, timeout).or_exit();
 
         for event in events.iter() {
             if event.key == LISTENER {
-                accepting_again = accept_all(&listener, &site, &mut clients, &poller);
+                accepting_again = accept_all(&listener, &site, settings, &mut sessions, &poller);
                 if accepting_again.is_some() {
                     // Stop watching the listener while paused: it stays readable, and would
                     // wake us again and again for connections we cannot accept yet.
-                    poller.modify_with_mode(&listener, Event::none(LISTENER), PollMode::Level)?;
+                    poller
+                        .modify_with_mode(&listener, Event::none(LISTENER), PollMode::Level)
+                        .or_exit();
                 }
-                next_deadline = next_deadline.or(Some(Instant::now() + site.timeout));
-            } else if let Some(client) = clients.get_mut(event.key) {
+                next_deadline = next_deadline.or(Some(Instant::now() + settings.timeout));
+            } else if let Some(session) = sessions.get_mut(event.key) {
                 // (A connection closed earlier in this batch may have had its key reused by a
                 // new one: then this event is stale, and the turn simply finds nothing to do.)
-                if !handle_connection(client, &mut buffer, &site) {
-                    clients.remove(event.key);
+                if !handle_connection(session, &mut buffer, settings) {
+                    sessions.remove(event.key);
                 }
             }
         }
 
         let now = Instant::now();
         if accepting_again.is_some_and(|at| now >= at) {
-            poller.modify_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)?;
+            poller
+                .modify_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)
+                .or_exit();
             accepting_again = None;
         }
         if next_deadline.is_some_and(|deadline| now >= deadline) {
-            next_deadline = close_expired(&mut clients, now, &mut buffer, &site);
+            next_deadline = close_expired(&mut sessions, now, &mut buffer, settings);
         }
     }
 }
 
 /// Gives one connection its turn; false when it is over and should be closed.
-fn handle_connection(client: &mut Client, buffer: &mut [u8], site: &Site) -> bool {
-    match serve_ready(&mut client.connection, &mut client.stream, buffer)
-        .and_then(|_| client.watch())
-    {
+fn handle_connection(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
+    match serve_ready(session, buffer).and_then(|_| session.watch()) {
         Ok(()) => {}
         Err(error) => {
-            site.log_error(client.peer, &error);
+            settings.log.error(session.peer, &error);
             return false;
         }
     }
-    !client.connection.is_finished()
+    !session.connection.is_finished()
+}
+
+/// One turn of a connection on its non-blocking socket: sends what is queued, reads once if
+/// it wants more, answers what arrived, and sends that too, stopping at the first
+/// `WouldBlock`. That is not an error: it means "not now", and the `Connection` remembers
+/// exactly where it stopped. Returns whether anything moved (bytes read or written, or the
+/// peer's close).
+///
+/// One read per turn, not "until `WouldBlock`": the buffer is large, so one read usually
+/// takes everything, and a last read only to hear `WouldBlock` would cost a system call per
+/// request. Bytes left behind are not lost: the next turn comes back for them.
+fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
+    let mut progress = send(session)?;
+    if session.connection.wants_read() {
+        match session.stream.read(buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => session.connection.received_eof(),
+            Ok(count) => session.connection.received(&buffer[..count]),
+            // Nothing to read right now, or a signal arrived: come back later.
+            Err(error)
+                if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
+            {
+                return Ok(progress);
+            }
+            Err(error) => return Err(error),
+        }
+        progress = true;
+        send(session)?;
+    }
+    Ok(progress)
+}
+
+/// Writes queued bytes until none are left or the kernel's send buffer is full.
+fn send(session: &mut Session) -> io::Result<bool> {
+    let mut progress = false;
+    while session.connection.wants_write() {
+        let pending = session.connection.to_send()?;
+        match session.stream.write(pending) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(count) => {
+                session.connection.sent(count);
+                progress = true;
+            }
+            // The send buffer is full: the rest waits until the peer has read some.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            // A signal arrived during the call: just make it again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(progress)
 }
 
 /// Accepts every connection waiting in the listen queue. When the process is out of file
 /// descriptors, returns the moment to try again.
 fn accept_all(
     listener: &TcpListener,
-    site: &Arc<Site>,
-    clients: &mut Slab<Client>,
+    site: &Site,
+    settings: Settings,
+    sessions: &mut Slab<Session>,
     poller: &Rc<Poller>,
 ) -> Option<Instant> {
     loop {
@@ -142,46 +202,46 @@ fn accept_all(
         };
         // Non-blocking, and send small responses at once instead of filling a packet (Nagle).
         if let Err(error) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            site.log_error(peer, &error);
+            settings.log.error(peer, &error);
             continue;
         }
-        let key = clients.vacant_entry().key();
-        // SAFETY: see the listener's registration in main: a Client deletes its stream from
+        let key = sessions.vacant_entry().key();
+        // SAFETY: see the listener's registration in main: a Session deletes its stream from
         // the poller when it is dropped (below), before the stream itself is closed.
         let added =
             unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Oneshot) };
         if let Err(error) = added {
-            site.log_error(peer, &error);
+            settings.log.error(peer, &error);
             continue;
         }
-        let connection = Connection::new(peer, Arc::clone(site), KeepAlive::On);
+        let connection = Connection::new(peer, site.clone(), settings);
         let poller = Rc::clone(poller);
-        clients.insert(Client { stream, peer, connection, poller, key, interest: (true, false) });
+        sessions.insert(Session { stream, peer, connection, poller, key, interest: (true, false) });
     }
 }
 
 /// Closes the connections whose deadline has passed, and returns the next deadline.
 ///
-/// A connection halfway through a request head gets a 408 if its send buffer has room;
-/// an idle one is simply closed. Deadlines only move later, so the earliest one found here
-/// is the next moment anything can expire.
+/// A connection halfway through a request gets a 408 if its send buffer has room; an idle
+/// one is simply closed. Deadlines only move later, so the earliest one found here is the
+/// next moment anything can expire.
 fn close_expired(
-    clients: &mut Slab<Client>,
+    sessions: &mut Slab<Session>,
     now: Instant,
     buffer: &mut [u8],
-    site: &Site,
+    settings: Settings,
 ) -> Option<Instant> {
-    clients.retain(|_, client| {
-        if client.connection.deadline() > now {
+    sessions.retain(|_, session| {
+        if session.connection.deadline() > now {
             return true;
         }
-        client.connection.timed_out();
-        handle_connection(client, buffer, site)
+        session.connection.timed_out();
+        handle_connection(session, buffer, settings)
     });
-    clients.iter().map(|(_, client)| client.connection.deadline()).min()
+    sessions.iter().map(|(_, session)| session.connection.deadline()).min()
 }
 
-impl Client {
+impl Session {
     /// Tells the poller what this connection waits for next: readable while it waits for a
     /// request, writable only while a response is stuck behind a full send buffer. (Asking
     /// for writable all the time would wake the loop at once, every time: a socket is almost
@@ -197,7 +257,7 @@ impl Client {
     }
 }
 
-impl Drop for Client {
+impl Drop for Session {
     /// A connection leaves the poller before its socket is closed (the contract of `add`).
     fn drop(&mut self) {
         // Deleting fails only if the socket was never added; there is nothing to undo then.

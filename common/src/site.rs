@@ -1,0 +1,168 @@
+//! The application every stage serves: a request in, a response out; and the access log.
+//!
+//! [`Site`] is the static-file site (stages 02 on); [`hello`] is stage01's whole application.
+//! Neither does any I/O on sockets: the stages decide how bytes move.
+
+use std::fmt::Display;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::files::{self, Resolved};
+use crate::request::Request;
+use crate::response::{Body, Response, Status};
+
+/// The page stage01 answers every request with.
+pub const HELLO_PAGE: &str = "<h1>hello world</h1>\n";
+
+/// A static site: the document root its files are served from.
+///
+/// Cloning a `Site` is cheap (the root is shared, not copied), so every thread, coroutine or
+/// connection can hold its own.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// Canonical (absolute, symlinks resolved), so that a resolved file can be checked to lie
+    /// inside it.
+    root: Arc<Path>,
+}
+
+impl Site {
+    /// The site whose files are under `root`.
+    ///
+    /// # Errors
+    ///
+    /// When the root does not exist or is not a directory; the message names it.
+    pub fn open(root: &Path) -> io::Result<Site> {
+        let canonical = root.canonicalize().map_err(|error| {
+            io::Error::new(error.kind(), format!("document root {}: {error}", root.display()))
+        })?;
+        if !canonical.is_dir() {
+            let message = format!("document root {} is not a directory", root.display());
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        crate::request::compile_patterns();
+        Ok(Site { root: canonical.into() })
+    }
+
+    /// The document root, canonical.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The response to a well-formed request: the file it names, a redirect, or an error.
+    pub fn respond(&self, request: &Request) -> Response {
+        let response = match files::resolve(&self.root, request.path) {
+            Ok(Resolved::File { file, length, content_type }) => Response {
+                body: Body::File(file, length),
+                ..Response::new(Status::Ok, content_type, &b""[..])
+            },
+            Ok(Resolved::Redirect(path)) => {
+                // Only the path changes: the query goes along.
+                let location = match request.query {
+                    Some(query) => format!("{path}?{query}"),
+                    None => path,
+                };
+                Response { location: Some(location), ..Response::error(Status::MovedPermanently) }
+            }
+            Err(error) => Response::error(error.status),
+        };
+        response.answering(request)
+    }
+}
+
+/// Stage01's application: `<h1>hello world</h1>` for any GET or HEAD.
+pub fn hello(request: &Request) -> Response {
+    Response::new(Status::Ok, "text/html; charset=utf-8", HELLO_PAGE.as_bytes()).answering(request)
+}
+
+/// The access log: one line per request on stderr, and one per connection that ended in an
+/// error. Off with `--quiet` (the benchmark and the tests run quiet).
+#[derive(Clone, Copy, Debug)]
+pub struct AccessLog {
+    enabled: bool,
+}
+
+impl AccessLog {
+    /// A log that writes when `enabled`.
+    pub fn new(enabled: bool) -> AccessLog {
+        AccessLog { enabled }
+    }
+
+    /// Who, what, which status, how many body bytes. `what` is the request line, or a
+    /// description when there was none.
+    pub fn request(&self, peer: SocketAddr, what: impl Display, status: Status, bytes: u64) {
+        if self.enabled {
+            eprintln!("{peer} \"{what}\" {} {bytes}", status.code());
+        }
+    }
+
+    /// An error that ended a connection (the peer reset it, a write timed out, ...).
+    pub fn error(&self, peer: SocketAddr, error: &io::Error) {
+        if self.enabled {
+            eprintln!("{peer} connection ended: {error}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Parsed, parse};
+
+    fn respond(site: &Site, bytes: &[u8]) -> Response {
+        let Ok(Parsed::Complete { request, .. }) = parse(bytes) else { panic!("bad test request") };
+        site.respond(&request)
+    }
+
+    #[test]
+    fn files_redirects_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("docs")).unwrap();
+        std::fs::write(dir.path().join("a.txt"), "abc").unwrap();
+        let site = Site::open(dir.path()).unwrap();
+
+        let ok = respond(&site, b"GET /a.txt?v=2 HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!((ok.status, ok.content_length(), ok.closes()), (Status::Ok, 3, false));
+        assert_eq!(ok.content_type, "text/plain; charset=utf-8");
+
+        let moved = respond(&site, b"GET /docs?q HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(moved.status, Status::MovedPermanently);
+        assert_eq!(moved.location.as_deref(), Some("/docs/?q"), "the query is kept");
+        let moved = respond(&site, b"GET /docs HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(moved.location.as_deref(), Some("/docs/"));
+
+        let missing = respond(&site, b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!((missing.status, missing.closes()), (Status::NotFound, false));
+        let traversal = respond(&site, b"GET /../x HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!((traversal.status, traversal.closes()), (Status::BadRequest, true));
+    }
+
+    #[test]
+    fn a_missing_root_is_an_error_naming_it() {
+        let error = Site::open(Path::new("/nonexistent/root")).unwrap_err();
+        assert!(error.to_string().starts_with("document root /nonexistent/root: "), "{error}");
+        let error = Site::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").as_path())
+            .unwrap_err();
+        assert!(error.to_string().ends_with("is not a directory"), "{error}");
+    }
+
+    #[test]
+    fn head_keeps_the_length_and_drops_the_body() {
+        let Ok(Parsed::Complete { request, .. }) = parse(b"HEAD / HTTP/1.0\r\n\r\n") else {
+            panic!()
+        };
+        let response = hello(&request);
+        assert!(response.head_only);
+        assert_eq!(response.content_length(), HELLO_PAGE.len() as u64);
+        assert!(response.closes(), "HTTP/1.0 closes unless asked");
+    }
+
+    #[test]
+    fn http10_keep_alive_is_echoed() {
+        let bytes = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+        let Ok(Parsed::Complete { request, .. }) = parse(bytes) else { panic!() };
+        let response = hello(&request);
+        assert_eq!(response.persistence, crate::response::Persistence::KeepOpenHttp10);
+    }
+}
