@@ -25,18 +25,8 @@ use clap::Parser;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use report::{IdleRow, Row, median};
-use server::Server;
-
-/// The stages, by number.
-const STAGES: [&str; 7] = [
-    "stage01_hello",
-    "stage02_static",
-    "stage03_fork",
-    "stage04_threads",
-    "stage05_coroutines",
-    "stage06_nonblocking",
-    "stage07_epoll",
-];
+use server::Target;
+use testkit::{STAGES, Stage};
 
 /// A workload: a file, a number of connections, and how requests are sent.
 #[derive(Debug, Clone, Copy)]
@@ -46,10 +36,12 @@ struct Workload {
     connections: u32,
     close: bool,
     pipeline: bool,
+    /// Not a wrk load: idle keep-alive connections held open (see idle.rs).
+    idle: bool,
 }
 
 const fn workload(name: &'static str, path: &'static str, connections: u32) -> Workload {
-    Workload { name, path, connections, close: false, pipeline: false }
+    Workload { name, path, connections, close: false, pipeline: false, idle: false }
 }
 
 /// Every workload, in the order of the table. "small" is a hello-world-sized file.
@@ -62,22 +54,19 @@ const WORKLOADS: [Workload; 9] = [
     workload("256k-50", "/256k.bin", 50),
     Workload { close: true, ..workload("close-50", "/tiny.html", 50) },
     Workload { pipeline: true, ..workload("pipeline-50", "/tiny.html", 50) },
-    // Not a wrk load: idle keep-alive connections held open (see idle.rs).
-    workload("idle-10k", "/tiny.html", 10_000),
+    Workload { idle: true, ..workload("idle-10k", "/tiny.html", 10_000) },
 ];
 
-/// Stage01 answers hello world to anything and closes: only the small workloads fit it.
-/// Stage02 closes after every response, so pipelining means nothing to it.
+/// Whether a workload fits what a stage can do. A stage that answers hello world to anything
+/// (stage01) gets only the small page's workloads, whose response is the same size. A stage
+/// that closes after each response (stage02) answers only the first of 16 pipelined requests.
 /// Holding 10,000 idle connections only makes sense for the stages that can: not the
-/// iterative ones, not a process or a pool thread per connection.
-fn applies(stage: &str, workload: &Workload) -> bool {
-    match stage {
-        "stage01_hello" => workload.name.starts_with("small-"),
-        // One request per connection: of 16 pipelined requests it answers the first only.
-        "stage02_static" => workload.name != "idle-10k" && !workload.pipeline,
-        "stage03_fork" | "stage04_threads" => workload.name != "idle-10k",
-        _ => true,
-    }
+/// iterative ones, not a process or a pool thread per connection. nginx runs everything.
+fn applies(stage: Option<&Stage>, workload: &Workload) -> bool {
+    let Some(stage) = stage else { return true };
+    (stage.serves_files || workload.path == "/tiny.html")
+        && (stage.keeps_alive || !workload.pipeline)
+        && (stage.holds_idle_connections || !workload.idle)
 }
 
 #[derive(Parser, Debug)]
@@ -88,7 +77,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Only these stages, by number: `--stages 5,7`.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=7))]
+    #[arg(long, value_delimiter = ',')]
     stages: Vec<u8>,
     /// Only these workloads, by name: `--workloads small-50,4k-50`.
     #[arg(long, value_delimiter = ',')]
@@ -152,11 +141,14 @@ fn run(args: &Args) -> io::Result<()> {
     };
     let idle_connections = (timing.idle_connections as u64).min(hard.saturating_sub(100)) as usize;
 
-    let stages: Vec<&str> = if args.stages.is_empty() {
-        STAGES.to_vec()
+    let stages: Vec<&Stage> = if args.stages.is_empty() {
+        STAGES.iter().collect()
     } else {
         let chosen: BTreeSet<u8> = args.stages.iter().copied().collect();
-        chosen.into_iter().map(|number| STAGES[usize::from(number) - 1]).collect()
+        if let Some(number) = chosen.iter().find(|n| !STAGES.iter().any(|s| s.number == **n)) {
+            return Err(io::Error::other(format!("there is no stage {number}")));
+        }
+        STAGES.iter().filter(|stage| chosen.contains(&stage.number)).collect()
     };
     const QUICK: [&str; 5] = ["small-50", "4k-50", "close-50", "pipeline-50", "idle-10k"];
     let chosen = |name: &str| match (args.workloads.is_empty(), args.quick) {
@@ -181,22 +173,22 @@ fn run(args: &Args) -> io::Result<()> {
     let script = workspace.join("bench/pipeline.lua");
     let nginx = if args.no_nginx { None } else { server::find_nginx() };
 
-    let mut targets: Vec<(String, PathBuf)> =
-        stages.iter().map(|stage| (stage.to_string(), binaries.join(stage))).collect();
+    // Each target: its name, its binary, and the stage it is (None for nginx).
+    let mut targets: Vec<(String, PathBuf, Option<&Stage>)> = stages
+        .iter()
+        .map(|stage| (stage.name.to_string(), binaries.join(stage.name), Some(*stage)))
+        .collect();
     match &nginx {
-        Some(path) => targets.push(("nginx".into(), path.clone())),
+        Some(path) => targets.push(("nginx".into(), path.clone(), None)),
         None => eprintln!("nginx not found: no reference row (apt-get install nginx to add one)"),
     }
 
     let mut rows = Vec::new();
     let mut idle_rows = Vec::new();
-    for (index, (name, binary)) in targets.iter().enumerate() {
-        let start = || {
-            if name == "nginx" {
-                Server::nginx(binary, root.path())
-            } else {
-                Server::stage(binary, root.path())
-            }
+    for (index, (name, binary, stage)) in targets.iter().enumerate() {
+        let start = || match stage {
+            Some(_) => Target::stage(binary, root.path()),
+            None => Target::nginx(binary, root.path()),
         };
         let progress = |what: &str| eprintln!("[{}/{}] {name}: {what}", index + 1, targets.len());
 
@@ -207,7 +199,7 @@ fn run(args: &Args) -> io::Result<()> {
         let idle_cpu_percent =
             (server.cpu_time() - before).as_secs_f64() / timing.idle_cpu.as_secs_f64() * 100.0;
         progress("warm-up");
-        let url = |path: &str| format!("http://{}{path}", server.address);
+        let url = |path: &str| format!("http://{}{path}", server.address());
         let warm_up = wrk::Load {
             url: url("/tiny.html"),
             connections: 50,
@@ -218,10 +210,12 @@ fn run(args: &Args) -> io::Result<()> {
         wrk::run(&warm_up, |command| server::pin(command, 1))?;
 
         let mut held = None;
-        for workload in workloads.iter().filter(|workload| applies(name, workload)) {
-            if workload.name == "idle-10k" {
+        for workload in workloads.iter().filter(|workload| applies(*stage, workload)) {
+            if workload.idle {
                 progress(&format!("{idle_connections} idle connections"));
-                let report = idle::measure(server.address, idle_connections, || server.rss_kib())?;
+                let report = idle::measure(server.address(), idle_connections, || {
+                    server.server().rss_kib()
+                })?;
                 held =
                     Some((report.connections, report.rss_per_connection_kib, report.fresh_request));
                 continue;
@@ -236,13 +230,13 @@ fn run(args: &Args) -> io::Result<()> {
             let mut runs = Vec::new();
             for run in 1..=timing.runs {
                 progress(&format!("{} run {run}/{}", workload.name, timing.runs));
-                server.reset_peak();
+                server.server().reset_peak();
                 let before = server.cpu_time();
                 let report = wrk::run(&load, |command| server::pin(command, 1))?;
                 // stage03's children exit after wrk closes; give them a moment to be reaped.
                 std::thread::sleep(Duration::from_millis(100));
                 let cpu = server.cpu_time() - before;
-                runs.push((report, cpu, server.peak_rss_kib()));
+                runs.push((report, cpu, server.server().peak_rss_kib()));
             }
             rows.push(Row {
                 workload: workload.name.into(),
@@ -292,12 +286,12 @@ fn run(args: &Args) -> io::Result<()> {
 }
 
 /// Builds the stages' release binaries with the cargo that runs us; returns their directory.
-fn build(workspace: &Path, stages: &[&str]) -> io::Result<PathBuf> {
+fn build(workspace: &Path, stages: &[&Stage]) -> io::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(workspace).args(["build", "--release", "--quiet"]);
     for stage in stages {
-        command.args(["-p", stage]);
+        command.args(["-p", stage.name]);
     }
     if !command.status()?.success() {
         return Err(io::Error::other("building the stages failed"));

@@ -1,18 +1,18 @@
-//! Starting the servers under test (a stage, or nginx), pinned to one core, and reading what
-//! they cost from /proc.
+//! Starting the servers under test (a stage, or nginx) pinned to one core, with testkit's
+//! [`Server`], which also reads what they cost from /proc.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
-use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use testkit::Server;
 
 /// Runs the command on one core only (when the machine has more than one), and lets it open
 /// as many files as the hard limit allows (10,000 idle connections need 10,000 descriptors).
@@ -34,38 +34,28 @@ pub fn pin(command: &mut Command, core: usize) {
     }
 }
 
-/// A server under test, killed (with its process group) when dropped.
+/// A server under test: a stage or nginx, killed (with its process group) when dropped.
 #[derive(Debug)]
-pub struct Server {
-    child: Child,
-    /// Where it listens.
-    pub address: SocketAddr,
+pub struct Target {
+    server: Server,
     /// Whether its children's CPU time counts too (stage03 forks a child per connection).
     count_children: bool,
     _scratch: Option<tempfile::TempDir>,
 }
 
-impl Server {
-    /// Starts a stage's release binary on core 0: `--port 0 --quiet`, the bench's root, a
-    /// timeout long enough to hold idle connections for the whole measurement.
-    pub fn stage(binary: &Path, root: &Path) -> io::Result<Server> {
+impl Target {
+    /// Starts a stage's release binary on core 0, the way the tests start it
+    /// ([`Server::spawn`]): `--port 0 --quiet`, the bench's root, and a timeout long enough to
+    /// hold idle connections for the whole measurement.
+    pub fn stage(binary: &Path, root: &Path) -> io::Result<Target> {
         let mut command = Command::new(binary);
         command.args(["--port", "0", "--quiet", "--timeout", "120", "--root"]).arg(root);
-        command.stdout(Stdio::piped()).stderr(Stdio::null()).process_group(0);
+        command.stderr(Stdio::null());
         pin(&mut command, 0);
-        let mut child = command.spawn()?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|address| address.parse().ok())
-            .ok_or_else(|| {
-                io::Error::other(format!("{}: unexpected first line {line:?}", binary.display()))
-            })?;
+        let server = Server::spawn(command)
+            .map_err(|error| io::Error::other(format!("{}: {error}", binary.display())))?;
         let count_children = binary.ends_with("stage03_fork");
-        Ok(Server { child, address, count_children, _scratch: None })
+        Ok(Target { server, count_children, _scratch: None })
     }
 
     /// Starts nginx on core 0 as the reference: one process (no master), access log off,
@@ -73,7 +63,7 @@ impl Server {
     /// configuration is written to a temporary directory; the system's is never touched.
     /// (`tcp_nopush` stays off, its default: with it, nginx answers pipelined requests
     /// about 8 times slower here, which would make the reference row unfair to nginx.)
-    pub fn nginx(binary: &Path, root: &Path) -> io::Result<Server> {
+    pub fn nginx(binary: &Path, root: &Path) -> io::Result<Target> {
         let scratch = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = scratch.path();
@@ -97,68 +87,35 @@ impl Server {
         command.arg("-c").arg(&config_path).arg("-p").arg(dir).arg("-e").arg(dir.join("error.log"));
         command.stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
         pin(&mut command, 0);
-        let child = command.spawn()?;
         let address: SocketAddr = ([127, 0, 0, 1], port).into();
-        let mut server = Server { child, address, count_children: false, _scratch: Some(scratch) };
+        let mut server = Server::adopt(command.spawn()?, address);
         let started = Instant::now();
         while TcpStream::connect(address).is_err() {
-            if started.elapsed() > Duration::from_secs(5) || server.child.try_wait()?.is_some() {
+            if started.elapsed() > Duration::from_secs(5) || !server.is_running() {
                 return Err(io::Error::other("nginx did not start; see its error.log"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(server)
+        Ok(Target { server, count_children: false, _scratch: Some(scratch) })
     }
 
-    fn pid(&self) -> u32 {
-        self.child.id()
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.server.address()
     }
 
     /// CPU time used so far, user + system, children included where they serve requests.
     pub fn cpu_time(&self) -> Duration {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let after = stat.rfind(')').map_or("", |end| &stat[end + 2..]);
-        let fields: Vec<u64> =
-            after.split_whitespace().skip(11).take(4).filter_map(|f| f.parse().ok()).collect();
-        // utime, stime, then cutime, cstime (children already reaped), in USER_HZ: 100/s.
-        let own = fields.first().unwrap_or(&0) + fields.get(1).unwrap_or(&0);
-        let children = if self.count_children {
-            fields.get(2).unwrap_or(&0) + fields.get(3).unwrap_or(&0)
+        if self.count_children {
+            self.server.cpu_time_with_children()
         } else {
-            0
-        };
-        Duration::from_millis((own + children) * 10)
+            self.server.cpu_time()
+        }
     }
 
-    /// Resident memory now, in KiB.
-    pub fn rss_kib(&self) -> u64 {
-        self.status_field("VmRSS:")
-    }
-
-    /// The highest resident memory since the last [`Server::reset_peak`], in KiB.
-    pub fn peak_rss_kib(&self) -> u64 {
-        self.status_field("VmHWM:")
-    }
-
-    /// Starts measuring peak memory afresh (Linux: write 5 to /proc/PID/clear_refs).
-    pub fn reset_peak(&self) {
-        let _ = fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
-    }
-
-    fn status_field(&self, name: &str) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|value| value.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
-        let _ = self.child.wait();
+    /// The server process, for its memory figures.
+    pub fn server(&self) -> &Server {
+        &self.server
     }
 }
 

@@ -31,14 +31,14 @@ pub struct Config {
     /// Port to listen on; 0 picks a free one (the first line printed says which).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Directory to serve [default: the demo site, www/ in the workspace].
-    #[arg(long, default_value_os_t = default_root())]
+    /// Directory to serve (by default the demo site, www/ in the workspace).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_root())]
     pub root: PathBuf,
     /// Do not write the access log to stderr.
     #[arg(long)]
     pub quiet: bool,
     /// Seconds an idle connection, or a request arriving slowly, is given before it is closed.
-    #[arg(long, default_value_t = DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 

@@ -31,3 +31,8 @@ fn a_silent_client_is_dropped_after_the_timeout() {
     assert_eq!(server.get("/").status, 200);
     assert!(silent.closed_by_server());
 }
+
+#[test]
+fn command_line() {
+    suites::command_line(BINARY, env!("CARGO_PKG_NAME"));
+}

@@ -53,3 +53,8 @@ fn a_stalled_client_blocks_everyone() {
     drop(stalled);
     assert_eq!(waiting.response().text(), "plain notes\n");
 }
+
+#[test]
+fn command_line() {
+    suites::command_line(BINARY, env!("CARGO_PKG_NAME"));
+}

@@ -71,3 +71,8 @@ fn a_child_process_serves_each_connection() {
     // The server and one child per open connection.
     assert_eq!(server.processes_in_group().len(), 1 + clients.len());
 }
+
+#[test]
+fn command_line() {
+    suites::command_line(BINARY, env!("CARGO_PKG_NAME"));
+}

@@ -38,3 +38,8 @@ fn shutdown() {
 fn out_of_descriptors() {
     suites::out_of_descriptors(BINARY);
 }
+
+#[test]
+fn command_line() {
+    suites::command_line(BINARY, env!("CARGO_PKG_NAME"));
+}

@@ -1,8 +1,12 @@
-//! Test support for the stages: start the real binary, talk to it over real sockets.
+//! Test support for the stages: the one table of stages, starting the real binary, and
+//! talking to it over real sockets.
 //!
+//! - [`STAGES`] lists every stage with what it can do; the tests, the benchmark and the course
+//!   pages all read it.
 //! - [`Server::start`] runs a stage binary on `--port 0` with a fresh document root of known
 //!   files ([`Fixture`]), reads the port from its first line, and kills it (and any child
-//!   process it made) when dropped.
+//!   process it made) when dropped. [`Server::spawn`] is the one way every caller (the tests,
+//!   the benchmark) starts a stage, and [`Server`] reads what the process costs from /proc.
 //! - [`Client`] is a raw-socket client: it sends any bytes, split however a test likes, and
 //!   reads responses with their framing (`Content-Length`), several in a row if pipelined.
 //! - [`suites`] holds the conformance suites every stage runs.
@@ -18,10 +22,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use stages::{STAGES, Stage, stage};
+
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
+mod stages;
 pub mod suites;
 
 /// Text of the file kept *outside* the root; no response may ever contain it.
@@ -88,12 +95,13 @@ pub fn big_file_contents() -> Vec<u8> {
     (0..3 * 1024 * 1024 + 123u32).map(|i| (i % 251) as u8).collect()
 }
 
-/// A running stage binary, killed with its process group when dropped.
+/// A running server, killed with its process group when dropped.
 #[derive(Debug)]
 pub struct Server {
     child: Child,
     address: SocketAddr,
-    fixture: Fixture,
+    /// The document root it serves, when the test made one.
+    fixture: Option<Fixture>,
 }
 
 impl Server {
@@ -122,27 +130,46 @@ impl Server {
 
     fn start_with(binary: &str, extra: &[&str], mut command: Command) -> Server {
         let fixture = Fixture::new();
-        let mut child = command
+        command
             .args(["--port", "0", "--quiet", "--root"])
             .arg(fixture.root())
             .args(extra)
-            .stdout(Stdio::piped())
             // Quiet: tests that provoke errors (EMFILE, resets) would flood the output.
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+            .stderr(Stdio::null());
+        let mut server =
+            Server::spawn(command).unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+        server.fixture = Some(fixture);
+        server
+    }
+
+    /// Starts a stage as `command` describes it (binary, flags, limits) and waits for its
+    /// first line, `listening on http://HOST:PORT`. Its stdout is taken for that line; the
+    /// process gets its own process group, so that dropping the server kills every process
+    /// it made (stage03 forks a child per connection).
+    ///
+    /// # Errors
+    ///
+    /// When the process cannot be started, or its first line is not the expected one.
+    pub fn spawn(mut command: Command) -> io::Result<Server> {
+        let mut child = command.stdout(Stdio::piped()).process_group(0).spawn()?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("the server prints a first line");
-        let address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|address| address.parse().ok())
-            .unwrap_or_else(|| {
-                panic!("first line should be `listening on http://HOST:PORT`, got {line:?}")
-            });
-        Server { child, address, fixture }
+        BufReader::new(stdout).read_line(&mut line)?;
+        let address = line.trim().strip_prefix("listening on http://").and_then(|a| a.parse().ok());
+        let Some(address) = address else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other(format!(
+                "first line should be `listening on http://HOST:PORT`, got {line:?}"
+            )));
+        };
+        Ok(Server { child, address, fixture: None })
+    }
+
+    /// A server started some other way (the benchmark's nginx), listening on `address`; it
+    /// should have been spawned in a process group of its own.
+    pub fn adopt(child: Child, address: SocketAddr) -> Server {
+        Server { child, address, fixture: None }
     }
 
     /// Where the server listens.
@@ -155,9 +182,9 @@ impl Server {
         Pid::from_raw(self.child.id() as i32)
     }
 
-    /// The document root it serves.
+    /// The document root it serves (a server started by [`Server::start`]).
     pub fn root(&self) -> PathBuf {
-        self.fixture.root()
+        self.fixture.as_ref().expect("started with a fixture root").root()
     }
 
     /// A new connection to the server.
@@ -196,14 +223,54 @@ impl Server {
 
     /// CPU time the server process has used so far (user + system), from /proc.
     pub fn cpu_time(&self) -> Duration {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid()))
-            .expect("the server is running");
-        let after = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        let [user, system, ..] = self.cpu_ticks();
         // In clock ticks of USER_HZ, which Linux fixes at 100 per second for /proc.
+        Duration::from_millis((user + system) * 10)
+    }
+
+    /// Like [`Server::cpu_time`], plus the CPU time of its children that have exited and been
+    /// reaped (stage03 serves every connection in a child process).
+    pub fn cpu_time_with_children(&self) -> Duration {
+        let ticks: u64 = self.cpu_ticks().iter().sum();
         Duration::from_millis(ticks * 10)
+    }
+
+    /// utime, stime, cutime, cstime: fields 14 to 17 of /proc/PID/stat.
+    fn cpu_ticks(&self) -> [u64; 4] {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let after = stat.rfind(')').map_or("", |end| &stat[end + 2..]);
+        let mut fields = after.split_whitespace().skip(11).map(|field| field.parse().unwrap_or(0));
+        [(); 4].map(|()| fields.next().unwrap_or(0))
+    }
+
+    /// Resident memory now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        self.status_field("VmRSS:")
+    }
+
+    /// The highest resident memory since the last [`Server::reset_peak`], in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.status_field("VmHWM:")
+    }
+
+    /// Starts measuring peak memory afresh (Linux: write 5 to /proc/PID/clear_refs).
+    pub fn reset_peak(&self) {
+        let _ = fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+    }
+
+    fn status_field(&self, name: &str) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Whether the process is still running (not exited, not killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The pids of live processes in the server's process group (the server and anything

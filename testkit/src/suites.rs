@@ -11,12 +11,18 @@
 //! | [`concurrency`] | a stalled and an idle client don't delay a third; 200 keep-alive clients |
 //! | [`shutdown`] | SIGINT and SIGTERM end the server within 2 s, nothing left behind |
 //! | [`out_of_descriptors`] | more clients than file descriptors: no crash, no spin, all served |
+//! | [`command_line`] | `--help`, `--version`, the access log and `--quiet`, start-up errors |
 
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::{Client, HttpResponse, PATIENCE, SECRET, Server, big_file_contents, port_is_free};
+use crate::{
+    Client, Fixture, HttpResponse, PATIENCE, SECRET, Server, big_file_contents, port_is_free, stage,
+};
 
 fn assert_required_headers(response: &HttpResponse) {
     for name in ["date", "server", "content-type", "content-length"] {
@@ -423,4 +429,91 @@ fn has_answer_waiting(client: &Client) -> bool {
     let ready = client.stream().peek(&mut probe).is_ok();
     client.stream().set_nonblocking(false).unwrap();
     ready
+}
+
+/// The command line a user meets, for the stage named `name` (its crate name):
+/// - `--help` opens with the stage's one-line description (which stage, which model), lists
+///   every shared flag, and shows the stage's own default port and a clean default root;
+/// - `--version` names the stage;
+/// - one access-log line per request on stderr, none with `--quiet`;
+/// - start-up errors (a busy port, a missing document root) are one line `error: ...` on
+///   stderr, exit status 1, nothing on stdout.
+pub fn command_line(binary: &str, name: &str) {
+    let stage = stage(name);
+    let run = |args: &[&str]| Command::new(binary).args(args).output().unwrap();
+
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("Stage {}: ", stage.number)),
+        "--help should open with the stage and its model, not {first:?}"
+    );
+    for flag in ["--host", "--port", "--root", "--quiet", "--timeout", "--help", "--version"] {
+        assert!(text.contains(flag), "--help lacks {flag}: {text}");
+    }
+    let port = 8000 + u16::from(stage.number);
+    assert!(text.contains(&format!("[default: {port}]")), "{text}");
+    assert!(!text.contains("/../"), "the default root should be a clean path: {text}");
+
+    let version = run(&["--version"]);
+    assert!(version.status.success());
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(version.starts_with(&format!("{name} ")), "{version:?}");
+
+    // The access log: one line per request, off with --quiet.
+    let log = log_of_one_request(binary, &[]);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 1, "{log:?}");
+    let bytes = if stage.serves_files { 12 } else { 21 };
+    assert!(lines[0].starts_with("127.0.0.1:"), "{log:?}");
+    assert!(lines[0].ends_with(&format!(" \"GET /notes.txt HTTP/1.1\" 200 {bytes}")), "{log:?}");
+    assert_eq!(log_of_one_request(binary, &["--quiet"]), "");
+
+    // Start-up errors: one line, exit status 1, nothing on stdout.
+    let one_line_error = |args: &[&str], expected: &[&str]| {
+        let output = run(args);
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+        assert_eq!(message.lines().count(), 1, "{args:?}: {message:?}");
+        assert!(message.starts_with("error: "), "{args:?}: {message:?}");
+        for word in expected {
+            assert!(message.contains(word), "{args:?}: {message:?} lacks {word:?}");
+        }
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+    };
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port().to_string();
+    one_line_error(&["--port", &busy], &["already in use", "--port"]);
+    if stage.serves_files {
+        one_line_error(&["--port", "0", "--root", "/nonexistent"], &["/nonexistent"]);
+    }
+}
+
+/// Starts the server with `extra` flags (not quiet), makes one request, and returns what it
+/// logged on stderr.
+fn log_of_one_request(binary: &str, extra: &[&str]) -> String {
+    let fixture = Fixture::new();
+    let mut child = Command::new(binary)
+        .args(["--port", "0", "--root"])
+        .arg(fixture.root())
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap();
+    let mut client = Client::connect(address);
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.response().status, 200);
+    drop(client);
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    log
 }
