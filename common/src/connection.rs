@@ -78,8 +78,9 @@ pub struct Connection {
     body_to_skip: u64,
     /// No more requests will be read: send what is queued, then close.
     closing: bool,
-    /// When the first byte of the unfinished request head arrived (for the head timeout).
-    head_started: Option<Instant>,
+    /// When the unfinished request began to arrive: the first byte of its head or, once the
+    /// head is complete, of its body (for the request timeout).
+    request_started: Option<Instant>,
     /// When the peer last sent or took bytes (for the idle timeout).
     last_active: Instant,
 }
@@ -97,7 +98,7 @@ impl Connection {
             file: None,
             body_to_skip: 0,
             closing: false,
-            head_started: None,
+            request_started: None,
             last_active: Instant::now(),
         }
     }
@@ -126,11 +127,7 @@ impl Connection {
                 self.process_input();
             }
         }
-        if self.input.is_empty() {
-            self.head_started = None;
-        } else if self.head_started.is_none() {
-            self.head_started = Some(self.last_active);
-        }
+        self.update_request_clock();
     }
 
     /// The peer closed its side: no more requests will come. What is queued is still sent
@@ -171,9 +168,10 @@ impl Connection {
         } else {
             self.output.clear();
             self.process_input();
-            if self.input.is_empty() {
-                self.head_started = None;
-            }
+            // Nothing was read while the response was being sent, so a request still
+            // arriving gets its time from now, not from before the response.
+            self.request_started = None;
+            self.update_request_clock();
         }
     }
 
@@ -193,16 +191,25 @@ impl Connection {
         self.closing && !self.wants_write()
     }
 
-    /// The moment this connection times out if nothing happens: the head timeout while a
-    /// request head is arriving, otherwise the idle timeout.
+    /// The moment this connection times out if nothing happens. While a request is arriving
+    /// (its head or its body), the timeout counts from its first byte, however slowly the
+    /// rest trickles in: that is what stops a *slowloris* client, which sends a byte every few
+    /// seconds to hold a connection forever. While a response is being sent, the peer must
+    /// take some of it within the timeout. Otherwise the idle timeout counts from the last
+    /// activity.
     pub fn deadline(&self) -> Instant {
-        self.head_started.unwrap_or(self.last_active) + self.settings.timeout
+        let since = match self.request_started {
+            Some(started) if !self.wants_write() => started,
+            _ => self.last_active,
+        };
+        since + self.settings.timeout
     }
 
-    /// The deadline has passed. A client that stopped halfway through a request head gets a
-    /// 408; an idle one is simply finished. Either way the connection then ends.
+    /// The deadline has passed. A client that stopped halfway through a request (its head or
+    /// its body) gets a 408; an idle one, or one that stopped reading, is simply finished.
+    /// Either way the connection then ends.
     pub fn timed_out(&mut self) {
-        if self.head_started.is_some() && !self.closing {
+        if self.request_started.is_some() && !self.closing && !self.wants_write() {
             self.input = Vec::new();
             self.settings.log.request(self.peer, "-", Status::RequestTimeout, 0);
             self.queue(Response::error(Status::RequestTimeout));
@@ -212,6 +219,16 @@ impl Connection {
             self.file = None;
         }
         self.closing = true;
+    }
+
+    /// Starts the request clock when part of a request (a head or a body) is still to come,
+    /// and stops it when none is.
+    fn update_request_clock(&mut self) {
+        if self.input.is_empty() && self.body_to_skip == 0 {
+            self.request_started = None;
+        } else if self.request_started.is_none() {
+            self.request_started = Some(self.last_active);
+        }
     }
 
     /// Answers the requests waiting in `input`, keeping what remains.
@@ -246,7 +263,8 @@ impl Connection {
                     self.queue(response);
                     used += head_length;
                     self.body_to_skip = request.content_length;
-                    self.head_started = None;
+                    // Each request has its own clock; a body still to come restarts it.
+                    self.request_started = None;
                 }
                 Ok(Parsed::Incomplete) => return used,
                 Err(error) => {
@@ -568,6 +586,32 @@ mod tests {
         assert_eq!(connection.deadline(), first, "trickling bytes do not extend the deadline");
         connection.received(b".txt HTTP/1.1\r\nHost: h\r\n\r\n");
         assert!(connection.deadline() > first, "a complete request resets it");
+    }
+
+    /// A body that trickles in is held to the same timeout as a head: a slowloris sending
+    /// one byte of its body every few seconds does not keep its connection for ever.
+    #[test]
+    fn a_slow_body_runs_out_of_time_like_a_slow_head() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /small.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0");
+        drain(&mut connection, usize::MAX);
+        let first = connection.deadline();
+        std::thread::sleep(Duration::from_millis(5));
+        connection.received(b"1");
+        assert_eq!(connection.deadline(), first, "body bytes do not extend the deadline");
+        connection.timed_out();
+        let out = drain(&mut connection, usize::MAX);
+        assert!(out.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
+        assert!(connection.is_finished());
+
+        // The whole body in time: the clock stops, and the idle timeout takes over.
+        let mut connection = self::connection(&f);
+        connection.received(b"GET /small.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n0");
+        drain(&mut connection, usize::MAX);
+        connection.received(b"1");
+        connection.timed_out();
+        assert!(drain(&mut connection, usize::MAX).is_empty(), "an idle connection just ends");
     }
 
     #[test]

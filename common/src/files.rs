@@ -10,18 +10,25 @@
 //!    is caught too;
 //! 4. a directory is served by its `index.html`; asked for without its trailing slash it is
 //!    redirected (301) to the slash form, so relative links in the page resolve; without an
-//!    index it is 404 (no listings);
+//!    index it is 404 (no listings). The redirect's `Location` never starts with `//` or
+//!    `/\`, which a browser would read as another host;
 //! 5. the path must name a regular file (a FIFO or a device would block or never end), and,
 //!    with every symlink followed, must still lie inside the canonical root (404 otherwise).
+//!
+//! A file comes with its [`Validators`] (modification time and length): they become
+//! `Last-Modified` and `ETag`, and let a browser revalidate its cached copy with a `304`.
 
+use std::fmt;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::percent_decode_str;
 
 use crate::net::out_of_descriptors;
+use crate::request::{Request, trim_whitespace};
 use crate::response::{HttpError, Status};
 
 /// What a path resolved to.
@@ -35,6 +42,9 @@ pub enum Resolved {
         length: u64,
         /// Its MIME type, from its extension.
         content_type: &'static str,
+        /// What a cache compares to know whether its copy is current (none on a file system
+        /// that keeps no modification times).
+        validators: Option<Validators>,
     },
     /// A directory asked for without its trailing slash: redirect to this path (the caller
     /// adds the query, if there was one).
@@ -75,7 +85,7 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
     let mut content_type = content_type(Path::new(decoded.as_ref()));
     if metadata.is_dir() {
         if !decoded.ends_with('/') {
-            return Ok(Resolved::Redirect(format!("{path}/")));
+            return Ok(Resolved::Redirect(slash_form(path)));
         }
         (file_path, metadata) = look_up(root, file_path, ["index.html"].into_iter())?;
         content_type = self::content_type(Path::new("index.html"));
@@ -90,7 +100,90 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(&file_path)
         .map_err(lookup_failed)?;
-    Ok(Resolved::File { file, length: metadata.len(), content_type })
+    let validators =
+        metadata.modified().ok().map(|modified| Validators { modified, length: metadata.len() });
+    Ok(Resolved::File { file, length: metadata.len(), content_type, validators })
+}
+
+/// The slash form of a directory's path, for `Location`: its own segments, still
+/// percent-encoded, with empty and `.` segments left out, then a slash.
+///
+/// Keeping the path as sent would be wrong: `GET //evil.example` names the directory
+/// `evil.example` (empty segments are skipped), and `Location: //evil.example/` sends a
+/// browser to *the host* evil.example, a protocol-relative URL: an open redirect. Built from
+/// non-empty segments, the location is `/` followed by a name, and a name never starts with
+/// `/` (that is what splits segments) nor `\` (refused above), so no browser can read it as
+/// another host.
+fn slash_form(path: &str) -> String {
+    let is_dot = |segment: &str| segment == "." || segment.eq_ignore_ascii_case("%2e");
+    let mut location = String::from("/");
+    for segment in path.split('/').filter(|segment| !segment.is_empty() && !is_dot(segment)) {
+        location.push_str(segment);
+        location.push('/');
+    }
+    location
+}
+
+/// What lets a cache ask "has this file changed since I stored it?" (RFC 9110 §8.8): its
+/// modification time, sent as `Last-Modified`, and an entity tag built from that time and
+/// the file's length, sent as `ETag`.
+///
+/// `Last-Modified` counts whole seconds only, so a file rewritten twice within a second keeps
+/// its date; the `ETag` holds the time to the nanosecond and the length too, which catches
+/// that. Browsers send back both (`If-None-Match`, `If-Modified-Since`), and the tag wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validators {
+    /// When the file was last modified.
+    pub modified: SystemTime,
+    /// Its length in bytes.
+    pub length: u64,
+}
+
+impl Validators {
+    /// The entity tag, quotes included: `"<seconds>-<nanoseconds>-<length>"` in hex (nginx
+    /// makes its tags from the same two facts).
+    pub fn etag(&self) -> impl fmt::Display + '_ {
+        struct Tag(Duration, u64);
+        impl fmt::Display for Tag {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "\"{:x}-{:x}-{:x}\"", self.0.as_secs(), self.0.subsec_nanos(), self.1)
+            }
+        }
+        Tag(self.modified.duration_since(UNIX_EPOCH).unwrap_or_default(), self.length)
+    }
+
+    /// The modification time in whole seconds, as `Last-Modified` carries it.
+    pub fn last_modified(&self) -> SystemTime {
+        let since_epoch = self.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+        UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())
+    }
+
+    /// Whether the client's cached copy is current, so the answer is `304 Not Modified` with
+    /// no body. RFC 9110 §13.2.2 sets the order: `If-None-Match` first, and when a request
+    /// has it, `If-Modified-Since` is ignored.
+    pub fn match_request(&self, request: &Request) -> bool {
+        let mut tags = request
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("if-none-match"))
+            .flat_map(|(_, value)| value.split(|&byte| byte == b','))
+            .map(trim_whitespace)
+            .peekable();
+        if tags.peek().is_some() {
+            // §13.1.2: `*` matches any current file; otherwise the weak comparison: a `W/`
+            // prefix does not matter, the quoted tags must be equal.
+            let ours = self.etag().to_string();
+            return tags.any(|tag| {
+                tag == b"*" || tag.strip_prefix(b"W/").unwrap_or(tag) == ours.as_bytes()
+            });
+        }
+        // §13.1.3: a date that is not a valid HTTP-date is ignored (the file is sent).
+        let since = request
+            .header("if-modified-since")
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .and_then(|value| httpdate::parse_http_date(value).ok());
+        since.is_some_and(|since| self.last_modified() <= since)
+    }
 }
 
 /// Walks `segments` down from `start` (inside `root`), one `lstat` per segment, which
@@ -209,6 +302,13 @@ mod tests {
         Fixture { _dir: dir, root }
     }
 
+    fn location(resolved: Result<Resolved, HttpError>) -> String {
+        match resolved {
+            Ok(Resolved::Redirect(location)) => location,
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
     fn body(resolved: Result<Resolved, HttpError>) -> String {
         match resolved {
             Ok(Resolved::File { mut file, .. }) => {
@@ -250,6 +350,42 @@ mod tests {
             Ok(Resolved::Redirect(location)) => assert_eq!(location, "/docs/"),
             other => panic!("expected a redirect, got {other:?}"),
         }
+    }
+
+    /// The open redirect: `//docs` must not become `Location: //docs/`, which a browser
+    /// reads as the host `docs`. Every way a path can start is tried.
+    #[test]
+    fn a_redirect_never_leads_to_another_host() {
+        let f = fixture();
+        for (path, expected) in [
+            ("//docs", "/docs/"),
+            ("///docs", "/docs/"),
+            ("/./docs", "/docs/"),
+            ("/.//docs", "/docs/"),
+            ("/%2e/docs", "/docs/"),
+            ("/%2fdocs", "/%2fdocs/"),
+        ] {
+            assert_eq!(location(resolve(&f.root, path)), expected, "{path}");
+        }
+        // Backslashes, raw or encoded, never get as far as a redirect.
+        for path in ["/\\docs", "/%5cdocs", "/%5Cdocs"] {
+            assert_eq!(status(resolve(&f.root, path)), Status::BadRequest, "{path}");
+        }
+    }
+
+    #[test]
+    fn validators_come_with_every_file() {
+        let f = fixture();
+        let Ok(Resolved::File { validators: Some(validators), length, .. }) =
+            resolve(&f.root, "/index.html")
+        else {
+            panic!("a file with validators")
+        };
+        assert_eq!(validators.length, length);
+        let modified = fs::metadata(f.root.join("index.html")).unwrap().modified().unwrap();
+        assert_eq!(validators.modified, modified);
+        let tag = validators.etag().to_string();
+        assert!(tag.starts_with('"') && tag.ends_with(&format!("-{length:x}\"")), "{tag}");
     }
 
     #[test]
@@ -334,6 +470,8 @@ mod tests {
                         Just("escape.txt".to_string()), Just("secret.txt".to_string()),
                         Just("docs".to_string()), Just("%2f".to_string()), Just("%5c".to_string()),
                         Just("%00".to_string()), Just("root".to_string()), "[a-z%0-9.]{1,6}",
+                        Just("%2e".to_string()), Just("\\".to_string()), Just("%5c".to_string()),
+                        Just("/".to_string()), Just("//".to_string()), Just("%2f%2f".to_string()),
                     ],
                     0..6,
                 )
@@ -346,7 +484,13 @@ mod tests {
                         file.read_to_string(&mut text).unwrap();
                         prop_assert_ne!(text, "secret", "{} escaped the root", path);
                     }
-                    Ok(Resolved::Redirect(location)) => prop_assert!(location.starts_with('/')),
+                    Ok(Resolved::Redirect(location)) => {
+                        prop_assert!(location.starts_with('/'));
+                        prop_assert!(
+                            !location.starts_with("//") && !location.starts_with("/\\"),
+                            "{} redirects to {}, another host", path, location
+                        );
+                    }
                     Err(_) => {}
                 }
             }

@@ -262,6 +262,12 @@ fn parse_request_line(line: &[u8]) -> Result<(&[u8], &str, Version), HttpError> 
 
 /// `name: value`. The name is a token with nothing between it and the colon; the value loses
 /// surrounding spaces and tabs and may not hold control characters (NUL among them).
+///
+/// Only SP and HTAB are whitespace here (RFC 9110 §5.6.3, "OWS"). Trimming more (Rust's
+/// `trim_ascii` also strips form feed, CR and LF) would let `Content-Length: \x0c5` pass as
+/// 5 while another server in front of us reads it differently or refuses it: two parsers
+/// that disagree on a length are how request smuggling works. Any other control character
+/// left in the value is refused (RFC 9110 §5.5).
 fn parse_header(line: &[u8]) -> Result<(&str, &[u8]), HttpError> {
     if line.starts_with(b" ") || line.starts_with(b"\t") {
         // obs-fold: a continuation of the previous header, obsolete since RFC 7230.
@@ -273,12 +279,20 @@ fn parse_header(line: &[u8]) -> Result<(&str, &[u8]), HttpError> {
         // Also catches `Host : x`: whitespace before the colon is forbidden (RFC 9112 §5.1).
         return Err(bad("invalid header name"));
     }
-    let value = value.trim_ascii();
+    let value = trim_whitespace(value);
     if value.iter().any(|&byte| (byte < b' ' && byte != b'\t') || byte == 0x7f) {
         return Err(bad("control character in header value"));
     }
     let name = std::str::from_utf8(name).map_err(|_| bad("invalid header name"))?;
     Ok((name, value))
+}
+
+/// The value without leading and trailing SP and HTAB: the only optional whitespace of HTTP.
+pub(crate) fn trim_whitespace(value: &[u8]) -> &[u8] {
+    let is_space = |byte: &u8| *byte == b' ' || *byte == b'\t';
+    let start = value.iter().position(|byte| !is_space(byte)).unwrap_or(value.len());
+    let end = value.iter().rposition(|byte| !is_space(byte)).map_or(start, |last| last + 1);
+    &value[start..end]
 }
 
 fn is_token_byte(byte: u8) -> bool {
@@ -308,6 +322,9 @@ fn check_request<'a>(
     for &(name, value) in &headers {
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            if !is_valid_host(value) {
+                return Err(bad("invalid Host"));
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             let length = parse_content_length(value)?;
             // Repeating the same length is harmless; two different ones is how request
@@ -320,7 +337,7 @@ fn check_request<'a>(
             transfer_encoding = true;
         } else if name.eq_ignore_ascii_case("connection") {
             for option in value.split(|&byte| byte == b',') {
-                let option = option.trim_ascii();
+                let option = trim_whitespace(option);
                 close |= option.eq_ignore_ascii_case(b"close");
                 keep_alive_asked |= option.eq_ignore_ascii_case(b"keep-alive");
             }
@@ -352,6 +369,59 @@ fn check_request<'a>(
         Version::Http10 => keep_alive_asked && !close,
     } && !(expects_continue && content_length > 0);
     Ok(Request { method, target, path, query, version, headers, content_length, keep_alive })
+}
+
+/// Whether a Host value is `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2): a name
+/// of letters, digits, `-._~`, `%XX` escapes and `!$&'()*+,;=`, or an IPv4 address (which is
+/// such a name too), or an IPv6 address in brackets; then an optional port of digits. A
+/// server MUST answer 400 to any other value: `a b`, `a/b`, `a@b` would name another URL.
+/// (An empty value is allowed: it is how a client says the target has no host.)
+fn is_valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value.strip_prefix(b"[") {
+        // IP-literal: an IPv6 address (or IPvFuture) in brackets; hex digits, `:`, `.`, and
+        // for IPvFuture the name characters.
+        Some(rest) => match rest.iter().position(|&byte| byte == b']') {
+            Some(end) if end > 0 && rest[..end].iter().all(|&b| is_name_byte(b) || b == b':') => {
+                (&b""[..], &rest[end + 1..])
+            }
+            _ => return false,
+        },
+        None => match value.iter().position(|&byte| byte == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &b""[..]),
+        },
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    port_ok && is_reg_name(host)
+}
+
+/// `reg-name`: name characters and `%XX` escapes (RFC 3986 §3.2.2).
+fn is_reg_name(name: &[u8]) -> bool {
+    let mut rest = name;
+    while let Some((&byte, after)) = rest.split_first() {
+        if byte == b'%' {
+            match after {
+                [high, low, tail @ ..] if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                    rest = tail;
+                }
+                _ => return false,
+            }
+        } else if is_name_byte(byte) {
+            rest = after;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// RFC 3986's `unreserved` and `sub-delims`: what a host name may hold besides escapes.
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&byte)
 }
 
 /// `Content-Length` is one or more digits, nothing else: no sign, no spaces inside, no list.
@@ -591,6 +661,58 @@ mod tests {
         assert_eq!(status_of(b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"), Status::BadRequest);
         assert_eq!(status_of(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), Status::BadRequest);
         complete(b"GET / HTTP/1.0\r\n\r\n");
+    }
+
+    /// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
+    /// HTTP/1.1 request message that lacks a Host header field and to any request message
+    /// that contains more than one Host header field line or a Host header field with an
+    /// invalid field value."
+    #[test]
+    fn rfc9112_3_2_an_invalid_host_value_is_400() {
+        for host in
+            ["a b", "a/b", "a@b", "a?b", "a#b", "[::1", "[]", "h:80x", "h:-1", "%zz", "a\\b"]
+        {
+            let bytes = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(status_of(bytes.as_bytes()), Status::BadRequest, "Host: {host}");
+            let bytes = format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n");
+            assert_eq!(status_of(bytes.as_bytes()), Status::BadRequest, "1.0, Host: {host}");
+        }
+        for host in [
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1:8007",
+            "[::1]:8007",
+            "xn--fiqs8s.cn",
+            "a%20b",
+            "h:",
+            "",
+        ] {
+            let bytes = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            complete(bytes.as_bytes());
+        }
+    }
+
+    /// RFC 9110 §5.6.3: optional whitespace is SP and HTAB, nothing else; §5.5: a field value
+    /// holding another control character is refused, so that no two parsers read it apart.
+    #[test]
+    fn rfc9110_5_6_3_only_space_and_tab_are_whitespace() {
+        for header in [
+            "Host: x\x0c",
+            "Host: \x0bx",
+            "Content-Length: \x0c5\x0c",
+            "Content-Length: 5\x0b",
+            "Connection: \x0cclose",
+        ] {
+            let bytes = format!("GET / HTTP/1.1\r\nHost: h\r\n{header}\r\n\r\n").replacen(
+                "Host: h\r\nHost",
+                "Host",
+                1,
+            );
+            assert_eq!(status_of(bytes.as_bytes()), Status::BadRequest, "{header:?}");
+        }
+        let (request, _) =
+            complete(b"GET / HTTP/1.1\r\nHost:\t h \t\r\nContent-Length: \t3 \r\n\r\n");
+        assert_eq!((request.header("host"), request.content_length), (Some(&b"h"[..]), 3));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::fs::File;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::files::Validators;
 use crate::request::{Method, Request, Version};
 
 /// The value of the `Server` header on every response.
@@ -35,6 +36,8 @@ pub enum Status {
     Ok,
     /// 301: a directory was asked for without its trailing slash.
     MovedPermanently,
+    /// 304: the client's cached copy is current; no body follows.
+    NotModified,
     /// 400: the request breaks the syntax of HTTP.
     BadRequest,
     /// 403: the file exists but the server may not read it.
@@ -67,6 +70,7 @@ impl Status {
         match self {
             Status::Ok => 200,
             Status::MovedPermanently => 301,
+            Status::NotModified => 304,
             Status::BadRequest => 400,
             Status::Forbidden => 403,
             Status::NotFound => 404,
@@ -87,6 +91,7 @@ impl Status {
         match self {
             Status::Ok => "OK",
             Status::MovedPermanently => "Moved Permanently",
+            Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
             Status::Forbidden => "Forbidden",
             Status::NotFound => "Not Found",
@@ -174,6 +179,8 @@ pub struct Response {
     pub body: Body,
     /// The `Location` header, for redirects.
     pub location: Option<String>,
+    /// `Last-Modified` and `ETag`, for files.
+    pub validators: Option<Validators>,
     /// Whether the connection stays open after this response, and what the head says of it.
     pub persistence: Persistence,
     /// A HEAD request: the head says how long the body would be, and no body follows.
@@ -192,6 +199,7 @@ impl Response {
             content_type,
             body: Body::Bytes(body.into()),
             location: None,
+            validators: None,
             persistence: Persistence::KeepOpen,
             head_only: false,
         }
@@ -235,9 +243,11 @@ impl Response {
 
     /// Appends the head (status line, headers, blank line) to `out`.
     ///
-    /// Every response carries `Server`, `Date`, `Content-Type` and `Content-Length`; `Allow`
-    /// comes with 405, `Location` with redirects, and `Connection: close` when the server will
-    /// close the connection after this response, so the client knows not to send more.
+    /// Every response carries `Server`, `Date`, `Content-Type` and `Content-Length`, except a
+    /// 304, which has no body and describes none (RFC 9110 §15.4.5); files add
+    /// `Last-Modified` and `ETag`, 405 adds `Allow`, redirects `Location`, and
+    /// `Connection: close` comes when the server will close the connection after this
+    /// response, so the client knows not to send more.
     pub fn write_head(&self, out: &mut Vec<u8>) {
         let status = self.status;
         // Writing to a Vec cannot fail, so the results below are ignored on purpose.
@@ -248,12 +258,18 @@ impl Response {
             status.reason()
         );
         with_date(|date| out.extend_from_slice(date));
-        let _ = write!(
-            out,
-            "Content-Type: {}\r\nContent-Length: {}\r\n",
-            self.content_type,
-            self.content_length()
-        );
+        if status != Status::NotModified {
+            let _ = write!(
+                out,
+                "Content-Type: {}\r\nContent-Length: {}\r\n",
+                self.content_type,
+                self.content_length()
+            );
+        }
+        if let Some(validators) = &self.validators {
+            with_last_modified(validators.last_modified(), |line| out.extend_from_slice(line));
+            let _ = write!(out, "ETag: {}\r\n", validators.etag());
+        }
         if status == Status::MethodNotAllowed {
             let _ = write!(out, "Allow: {ALLOWED_METHODS}\r\n");
         }
@@ -279,21 +295,40 @@ impl Response {
     }
 }
 
+/// A header line holding a date, and the second it was formatted for.
+type DateLine = RefCell<(u64, Vec<u8>)>;
+
+thread_local! {
+    static DATE: DateLine = const { RefCell::new((u64::MAX, Vec::new())) };
+    static LAST_MODIFIED: DateLine = const { RefCell::new((u64::MAX, Vec::new())) };
+}
+
 /// Calls `f` with the whole `Date: ...\r\n` header line for the current second.
 ///
 /// Formatting a date costs far more than the rest of a small response, and the value changes
 /// only once a second, so each thread keeps the line it formatted last.
 fn with_date(f: impl FnOnce(&[u8])) {
-    thread_local! {
-        static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
-    }
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
-    DATE.with_borrow_mut(|(cached_second, line)| {
+    with_date_line(&DATE, "Date", SystemTime::now(), f);
+}
+
+/// Calls `f` with the `Last-Modified: ...\r\n` line for `modified`. The same file is asked
+/// for again and again, so the last line formatted is kept, as for `Date`.
+fn with_last_modified(modified: SystemTime, f: impl FnOnce(&[u8])) {
+    with_date_line(&LAST_MODIFIED, "Last-Modified", modified, f);
+}
+
+fn with_date_line(
+    cache: &'static std::thread::LocalKey<DateLine>,
+    name: &str,
+    time: SystemTime,
+    f: impl FnOnce(&[u8]),
+) {
+    let second = time.duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+    cache.with_borrow_mut(|(cached_second, line)| {
         if *cached_second != second {
             *cached_second = second;
             line.clear();
-            let _ = write!(line, "Date: {}\r\n", httpdate::fmt_http_date(now));
+            let _ = write!(line, "{name}: {}\r\n", httpdate::fmt_http_date(time));
         }
         f(line)
     });
@@ -362,6 +397,21 @@ mod tests {
         assert!(head_of(&response).contains(&format!("Content-Length: {}\r\n", body.len())));
         assert!(!response.closes(), "a 404 does not end the connection");
         assert!(Response::error(Status::BadRequest).closes());
+    }
+
+    /// RFC 9110 §15.4.5: a 304 carries Date and ETag (and here Last-Modified), and no
+    /// description of a body: no Content-Type, no Content-Length.
+    #[test]
+    fn rfc9110_15_4_5_not_modified_has_validators_and_no_body_fields() {
+        let modified = UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5);
+        let mut response = Response::new(Status::NotModified, "text/html", &b""[..]);
+        response.validators = Some(Validators { modified, length: 10 });
+        let head = head_of(&response);
+        assert!(head.starts_with("HTTP/1.1 304 Not Modified\r\n"), "{head}");
+        assert!(head.contains("\r\nDate: "));
+        assert!(head.contains("\r\nLast-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n"), "{head}");
+        assert!(head.contains("\r\nETag: \"6553f100-5-a\"\r\n"), "{head}");
+        assert!(!head.contains("Content-Type") && !head.contains("Content-Length"), "{head}");
     }
 
     #[test]

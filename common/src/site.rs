@@ -53,8 +53,18 @@ impl Site {
     /// The response to a well-formed request: the file it names, a redirect, or an error.
     pub fn respond(&self, request: &Request) -> Response {
         let response = match files::resolve(&self.root, request.path) {
-            Ok(Resolved::File { file, length, content_type }) => Response {
+            // The client's copy is current: say so, and send no body (RFC 9110 §13).
+            Ok(Resolved::File { content_type, validators: Some(validators), .. })
+                if validators.match_request(request) =>
+            {
+                Response {
+                    validators: Some(validators),
+                    ..Response::new(Status::NotModified, content_type, &b""[..])
+                }
+            }
+            Ok(Resolved::File { file, length, content_type, validators }) => Response {
                 body: Body::File(file, length),
+                validators,
                 ..Response::new(Status::Ok, content_type, &b""[..])
             },
             Ok(Resolved::Redirect(path)) => {
@@ -136,6 +146,44 @@ mod tests {
         assert_eq!((missing.status, missing.closes()), (Status::NotFound, false));
         let traversal = respond(&site, b"GET /../x HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!((traversal.status, traversal.closes()), (Status::BadRequest, true));
+    }
+
+    /// RFC 9110 §13.2.2: If-None-Match is evaluated first; when present, If-Modified-Since
+    /// is ignored. §13.1.3: an invalid date is ignored. §13.1.2: `*` and weak comparison.
+    #[test]
+    fn rfc9110_13_conditional_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "abc").unwrap();
+        let site = Site::open(dir.path()).unwrap();
+        let first = respond(&site, b"GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+        let validators = first.validators.expect("a file has validators");
+        let etag = validators.etag().to_string();
+        let date = httpdate::fmt_http_date(validators.last_modified());
+        let old = "Mon, 01 Jan 1990 00:00:00 GMT";
+        let status = |headers: String| {
+            let bytes = format!("GET /a.txt HTTP/1.1\r\nHost: h\r\n{headers}\r\n");
+            respond(&site, bytes.as_bytes()).status
+        };
+        use Status::{NotModified, Ok};
+        assert_eq!(status(format!("If-None-Match: {etag}\r\n")), NotModified);
+        assert_eq!(status(format!("If-None-Match: \"x\", W/{etag}\r\n")), NotModified);
+        assert_eq!(status("If-None-Match: *\r\n".into()), NotModified);
+        assert_eq!(status("If-None-Match: \"other\"\r\n".into()), Ok);
+        assert_eq!(status(format!("If-Modified-Since: {date}\r\n")), NotModified);
+        assert_eq!(status(format!("If-Modified-Since: {old}\r\n")), Ok);
+        assert_eq!(status("If-Modified-Since: yesterday\r\n".into()), Ok);
+        // If-None-Match wins over If-Modified-Since, both ways.
+        let both = |tag: &str, since: &str| {
+            status(format!("If-None-Match: {tag}\r\nIf-Modified-Since: {since}\r\n"))
+        };
+        assert_eq!(both("\"other\"", &date), Ok);
+        assert_eq!(both(&etag, old), NotModified);
+
+        let head = respond(
+            &site,
+            format!("HEAD /a.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: {etag}\r\n\r\n").as_bytes(),
+        );
+        assert_eq!((head.status, head.closes()), (NotModified, false));
     }
 
     #[test]

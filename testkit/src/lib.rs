@@ -405,7 +405,8 @@ impl Client {
             .filter_map(|line| line.split_once(':'))
             .map(|(name, value)| (name.to_string(), value.trim().to_string()))
             .collect();
-        let length: usize = if head_only {
+        // A HEAD response, a 304 and a 1xx have no body, whatever their headers say.
+        let length: usize = if head_only || status == 304 || status < 200 {
             0
         } else {
             let value =

@@ -4,9 +4,9 @@
 //! | suite | checks |
 //! |---|---|
 //! | [`hello`] | stage01's answer: hello world, framing, HEAD |
-//! | [`static_files`] | every file rule of DESIGN.md: index, MIME, 301, 404, escapes |
+//! | [`static_files`] | every file rule of DESIGN.md: index, MIME, 301 (never to another host), 404, escapes, validators and 304 |
 //! | [`bad_input`] | every bad-input row, each answered with its status, then more serving |
-//! | [`timeouts`] | a stalled request head gets 408, an idle connection is closed |
+//! | [`timeouts`] | a stalled request head or body gets 408, an idle connection is closed |
 //! | [`keep_alive`] | persistent connections, pipelining, bodies, `Connection: close`, 1.0 |
 //! | [`concurrency`] | a stalled and an idle client don't delay a third; 200 keep-alive clients |
 //! | [`shutdown`] | SIGINT and SIGTERM end the server within 2 s, nothing left behind |
@@ -89,6 +89,68 @@ pub fn static_files(binary: &str) {
         assert_eq!(response.header("location"), Some(location), "GET {path}");
     }
 
+    // The open redirect: `//docs` names the directory docs, and `Location: //docs/` would send
+    // a browser to the host `docs`. Every way a path can start, none leads off this host.
+    for (path, location) in [
+        ("//docs", "/docs/"),
+        ("///docs?x=1", "/docs/?x=1"),
+        ("/./docs", "/docs/"),
+        ("/.//docs", "/docs/"),
+        ("/%2e/docs", "/docs/"),
+        ("/%2fdocs", "/%2fdocs/"),
+    ] {
+        let response = server.get(path);
+        assert_eq!(response.status, 301, "GET {path}");
+        assert_eq!(response.header("location"), Some(location), "GET {path}");
+    }
+    for path in ["/\\docs", "/%5cdocs", "/%5Cdocs"] {
+        assert_eq!(server.get(path).status, 400, "GET {path}");
+    }
+
+    // Validators: a file carries Last-Modified and ETag, and a client whose copy is current
+    // gets 304 with no body (RFC 9110 §13, §15.4.5); If-None-Match takes precedence.
+    let page = server.get("/notes.txt");
+    let etag = page.header("etag").expect("a file has an ETag").to_string();
+    let modified = page.header("last-modified").expect("a file has Last-Modified").to_string();
+    let conditional = |headers: &str| {
+        let mut client = server.connect();
+        client.send(
+            format!("GET /notes.txt HTTP/1.1\r\nHost: test\r\n{headers}\r\nGET /style.css HTTP/1.1\r\nHost: test\r\n\r\n")
+                .as_bytes(),
+        );
+        let response = client.response();
+        if !response.closes() {
+            // Nothing after a 304's head belongs to it: the next response follows at once.
+            assert_eq!(client.response().text(), "body { color: #222; }\n", "{headers}");
+        }
+        response
+    };
+    for headers in [
+        format!("If-None-Match: {etag}\r\n"),
+        format!("If-Modified-Since: {modified}\r\n"),
+        format!(
+            "If-None-Match: \"stale\", {etag}\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+        ),
+    ] {
+        let response = conditional(&headers);
+        assert_eq!(response.status, 304, "{headers}");
+        assert_eq!(response.header("etag"), Some(etag.as_str()), "{headers}");
+        assert!(response.header("date").is_some() && response.header("content-length").is_none());
+    }
+    for headers in [
+        "If-None-Match: \"stale\"\r\n".to_string(),
+        "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n".to_string(),
+        "If-Modified-Since: not a date\r\n".to_string(),
+        format!("If-None-Match: \"stale\"\r\nIf-Modified-Since: {modified}\r\n"),
+    ] {
+        let response = conditional(&headers);
+        assert_eq!(
+            (response.status, response.text().as_str()),
+            (200, "plain notes\n"),
+            "{headers}"
+        );
+    }
+
     // Missing things are 404, and a directory without index is not listed.
     for path in ["/missing.html", "/empty/", "/docs/missing", "/index.html/x"] {
         let response = server.get(path);
@@ -163,6 +225,15 @@ pub fn bad_input(binary: &str) {
         ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: test\r\n\r\n".to_vec(), 505),
         ("1.1 without Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
         ("two Host", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), 400),
+        ("Host with a space", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n".to_vec(), 400),
+        ("Host with a slash", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n".to_vec(), 400),
+        ("Host with a user", b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n".to_vec(), 400),
+        ("form feed after Host", b"GET / HTTP/1.1\r\nHost: x\x0c\r\n\r\n".to_vec(), 400),
+        (
+            "Content-Length in form feeds",
+            b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: \x0c5\x0c\r\n\r\nhello".to_vec(),
+            400,
+        ),
         ("negative length", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: -1\r\n\r\n".to_vec(), 400),
         ("bad length", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: ten\r\n\r\n".to_vec(), 400),
         (
@@ -239,6 +310,36 @@ pub fn timeouts(binary: &str) {
     let answered = answered.expect("a head trickling in is cut off at the head timeout");
     assert!(answered < Duration::from_secs(4), "cut off after {answered:?}");
     assert_eq!(slow.response().status, 408);
+
+    // A slow body: the head arrives whole, then its body a byte every 300 ms. The timeout
+    // that bounds a head bounds a body too: 408, and the connection closes.
+    let mut slow = server.connect();
+    slow.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 40\r\n\r\n");
+    let started = Instant::now();
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        slow.send(b"b");
+        if slow.anything_within(Duration::from_millis(300)) {
+            match slow.try_response(false) {
+                Ok(response) if response.status == 200 && !response.closes() => statuses.push(200),
+                Ok(response) => {
+                    statuses.push(response.status);
+                    break;
+                }
+                // Closed without a word after the answer.
+                Err(_) => break,
+            }
+        }
+    }
+    let cut_after = started.elapsed();
+    // Stage02 answers the head at once and closes; the keep-alive stages answer it, then
+    // wait for the body, and cut it off at the timeout.
+    match statuses.as_slice() {
+        [200] | [200, 408] | [408] => {}
+        other => panic!("a body trickling in should end in 408 or a close, got {other:?}"),
+    }
+    assert!(cut_after < Duration::from_secs(4), "a trickling body held on for {cut_after:?}");
+    assert!(slow.closed_within(Duration::from_secs(2)), "the slow body's connection is closed");
 
     let mut idle = server.connect();
     assert!(idle.closed_by_server(), "an idle connection is closed after the timeout");
