@@ -2,9 +2,10 @@
 //!
 //! `cargo run --release -p bench` builds the stages' release binaries, then for each stage
 //! (and nginx, if installed): starts it on core 0 with `--quiet`, measures its CPU use when
-//! idle, warms it up, drives every workload with wrk pinned to core 1 (three runs each, the
-//! median kept), and holds 10,000 idle keep-alive connections to see what they cost. The
-//! table goes to stdout and `bench/results/latest.md`, the chart to `bench/results/latest.svg`.
+//! idle, warms it up, drives every workload that fits it with wrk pinned to core 1 (three
+//! runs each, the median kept), and, for the stages that can (and nginx), holds 10,000 idle
+//! keep-alive connections to see what they cost. The table goes to stdout and
+//! `bench/results/latest.md`, the chart to `bench/results/latest.svg`.
 //!
 //! `--quick` runs a short version (results in `target/bench-quick/`); `--stages 5,7` and
 //! `--workloads small-50,4k-50` narrow it down.

@@ -14,44 +14,11 @@ use std::path::{Path, PathBuf};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 use similar::{ChangeTag, TextDiff};
 
-/// The stages, in order, with the one sentence that says what each adds to the one before.
-pub const STAGES: [(&str, &str); 7] = [
-    (
-        "stage01_hello",
-        "The smallest HTTP server: accept, read one request, answer hello world, close.",
-    ),
-    (
-        "stage02_static",
-        "Real files from a document root, all the HTTP in `common`; still one connection at a \
-         time, so every response closes its connection.",
-    ),
-    (
-        "stage03_fork",
-        "`fork` after `accept`: a child process per connection, so connections can stay open. The \
-         new duties: each side closes the socket it does not need, the parent reaps its children, \
-         and children end with the server.",
-    ),
-    (
-        "stage04_threads",
-        "Threads instead of processes: a fixed pool fed by a crossbeam channel. Nothing to copy, \
-         close or reap; the pool's size bounds the threads a flood can create.",
-    ),
-    (
-        "stage05_coroutines",
-        "Coroutines instead of threads: may runs a small-stacked coroutine per connection on a \
-         few threads. The connection code is unchanged; only the socket type and the spawn differ.",
-    ),
-    (
-        "stage06_nonblocking",
-        "One thread and non-blocking sockets: each connection's state moves from a stack into a \
-         struct, and the loop asks every socket in turn, resting when nothing happened.",
-    ),
-    (
-        "stage07_epoll",
-        "Readiness events: the kernel (epoll, through polling) says which sockets are ready, so \
-         the loop sleeps until there is work. Everything that handles a connection is unchanged.",
-    ),
-];
+pub mod transcripts;
+
+/// The stages, in order: testkit's one table (each stage's name and the sentence that says
+/// what it adds to the one before).
+pub use testkit::STAGES;
 
 /// One generated page: its file name in `www/course/` and its HTML.
 #[derive(Debug)]
@@ -78,12 +45,13 @@ pub fn workspace() -> PathBuf {
 pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
     let read = |stage: &str, file: &str| fs::read_to_string(workspace.join(stage).join(file));
     let mut pages = Vec::new();
-    for (index, (stage, summary)) in STAGES.iter().enumerate() {
+    for (index, stage) in STAGES.iter().enumerate() {
+        let (stage, summary) = (stage.name, stage.idea);
         let readme = read(stage, "README.md")?;
         let main = read(stage, "src/main.rs")?;
         pages.push(Page { name: format!("{stage}.html"), html: lesson(index, &readme, &main) });
         if index > 0 {
-            let previous = read(STAGES[index - 1].0, "src/main.rs")?;
+            let previous = read(STAGES[index - 1].name, "src/main.rs")?;
             pages.push(Page {
                 name: format!("{stage}-diff.html"),
                 html: diff_page(index, summary, &previous, &main),
@@ -101,10 +69,10 @@ fn escape(text: &str) -> String {
 fn frame(title: &str, content: &str, index: usize) -> String {
     let mut nav = String::new();
     if index > 0 {
-        let previous = STAGES[index - 1].0;
+        let previous = STAGES[index - 1].name;
         let _ = write!(nav, r#"<a href="{previous}.html">← {previous}</a>"#);
     }
-    if let Some((next, _)) = STAGES.get(index + 1) {
+    if let Some(next) = STAGES.get(index + 1).map(|stage| stage.name) {
         let _ = write!(nav, r#"<a href="{next}-diff.html">what {next} changes →</a>"#);
     }
     format!(
@@ -135,13 +103,13 @@ fn frame(title: &str, content: &str, index: usize) -> String {
 
 /// A stage's lesson: its README rendered, then its main.rs.
 fn lesson(index: usize, readme: &str, main: &str) -> String {
-    let (stage, _) = STAGES[index];
+    let stage = STAGES[index].name;
     let mut content = markdown(readme);
     if index > 0 {
         let _ = write!(
             content,
             r#"<p class="note">See exactly what changed from {}: <a href="{stage}-diff.html">the diff of src/main.rs</a>.</p>"#,
-            STAGES[index - 1].0
+            STAGES[index - 1].name
         );
     }
     let _ =
@@ -165,7 +133,7 @@ fn markdown(text: &str) -> String {
             } else if url == "src/main.rs" {
                 Some("#source".into())
             } else if let Some(stage) = url.trim_start_matches("../").strip_suffix("/README.md") {
-                STAGES.iter().any(|(name, _)| *name == stage).then(|| format!("{stage}.html"))
+                STAGES.iter().any(|known| known.name == stage).then(|| format!("{stage}.html"))
             } else {
                 None
             };
@@ -200,8 +168,8 @@ fn source(code: &str) -> String {
 
 /// The diff of the previous stage's main.rs and this one's, in hunks with 3 lines of context.
 fn diff_page(index: usize, summary: &str, before: &str, after: &str) -> String {
-    let (stage, _) = STAGES[index];
-    let (previous, _) = STAGES[index - 1];
+    let stage = STAGES[index].name;
+    let previous = STAGES[index - 1].name;
     let diff = TextDiff::from_lines(before, after);
     let (mut removed, mut added) = (0, 0);
     let mut rows = String::new();
