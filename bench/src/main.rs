@@ -268,10 +268,14 @@ fn run(args: &Args) -> io::Result<()> {
     rows.sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
 
     let machine = machine_description();
-    let settings = format!(
+    let mut settings = format!(
         "Settings: {} run(s) of {:?} per workload, wrk -t1 pinned to core 1, the server pinned to core 0, {} idle connections.",
         timing.runs, timing.duration, idle_connections
     );
+    if nginx.is_some() {
+        settings.push_str("\n\n");
+        settings.push_str(server::NGINX_SETTINGS);
+    }
     let markdown = report::markdown(&rows, &idle_rows, &machine, &settings);
     println!("{markdown}");
     let out_dir = if args.quick {

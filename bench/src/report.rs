@@ -41,9 +41,12 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
 }
 
+/// A latency for the table; `-` when wrk reported none (a zero is no measurement).
 fn show(duration: Duration) -> String {
     let micros = duration.as_secs_f64() * 1e6;
-    if micros >= 10_000.0 {
+    if duration.is_zero() {
+        "-".into()
+    } else if micros >= 10_000.0 {
         format!("{:.1} ms", micros / 1000.0)
     } else {
         format!("{micros:.0} us")
@@ -63,10 +66,10 @@ pub fn markdown(rows: &[Row], idle: &[IdleRow], machine: &str, settings: &str) -
     let _ = writeln!(out, "# Benchmark results\n\n{machine}\n\n{settings}\n");
     let _ = writeln!(
         out,
-        "Each figure is the median of the runs. On 2 cores, wrk on one core saturates near \
-         230k requests/s for tiny keep-alive responses, so for fast servers the **server CPU \
-         time per request** is the figure that ranks them (lower is better); `x nginx` compares \
-         with nginx's row of the same run.\n"
+        "Each figure is the median of the runs; `x nginx` compares with nginx's row of the \
+         same run. wrk has one core: where fast servers come near what it can send, their \
+         requests/s stop telling them apart, and the **server CPU time per request** ranks them \
+         (lower is better). In pipeline-50 a latency is that of a batch of 16 requests.\n"
     );
     let _ = writeln!(
         out,
@@ -224,6 +227,13 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.0);
         assert_eq!(median(vec![]), 0.0);
+    }
+
+    #[test]
+    fn a_latency_wrk_did_not_report_shows_as_a_dash() {
+        assert_eq!(show(Duration::ZERO), "-");
+        assert_eq!(show(Duration::from_micros(1230)), "1230 us");
+        assert_eq!(show(Duration::from_millis(25)), "25.0 ms");
     }
 
     #[test]

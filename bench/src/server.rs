@@ -34,6 +34,14 @@ pub fn pin(command: &mut Command, core: usize) {
     }
 }
 
+/// nginx's settings in the bench, as the results describe them (the configuration written by
+/// [`Target::nginx`] holds exactly these, plus paths).
+pub const NGINX_SETTINGS: &str = "nginx, the reference: one worker process and no master \
+    (`worker_processes 1; master_process off`), `access_log off`, `sendfile on`, `tcp_nodelay on`, \
+    `keepalive_requests 100000000`, `keepalive_timeout 120s`, `listen ... backlog=1024`, the same \
+    document root. `tcp_nopush` stays off, its default: with it on, nginx answered pipelined \
+    requests about 8 times more slowly here, which would make the reference unfair to nginx.";
+
 /// A server under test: a stage or nginx, killed (with its process group) when dropped.
 #[derive(Debug)]
 pub struct Target {

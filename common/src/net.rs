@@ -2,18 +2,32 @@
 //! stage shares, whatever its model.
 
 use std::io;
-use std::net::TcpListener;
+use std::mem;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::Duration;
 
+use socket2::{Domain, SockRef, Socket, Type};
+
 use crate::config::Config;
 
-/// Binds the listening socket (socket, bind, listen) on `--host` and `--port`, and prints
-/// `listening on http://HOST:PORT`: the first line on stdout, with the real port, which
-/// tests and scripts read (`--port 0` lets the kernel pick one).
+/// How many connections the kernel queues, handshake done, until the server accepts them:
+/// the `backlog` of `listen(2)`. 128 is what Rust's `TcpListener::bind` asks for; Linux caps
+/// it at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: i32 = 128;
+
+/// Makes the listening socket on `--host` and `--port` (socket, setsockopt, bind, listen),
+/// and prints `listening on http://HOST:PORT`: the first line on stdout, with the real port,
+/// which tests and scripts read (`--port 0` lets the kernel pick one).
 ///
-/// `TcpListener::bind` sets `SO_REUSEADDR` on Unix, so a restarted server is not refused
-/// because of old connections of its own still in TIME-WAIT.
+/// Built by hand (with socket2) rather than by `TcpListener::bind`, to set two options first:
+/// - `SO_REUSEADDR`, so a restarted server is not refused because of old connections of its
+///   own still in TIME-WAIT (`TcpListener::bind` sets it too);
+/// - `TCP_NODELAY`, which every accepted socket inherits from the listener on Linux: a
+///   response's last small packet is sent at once instead of waiting, by Nagle's algorithm,
+///   for the client to acknowledge the previous ones (up to 40 ms with a delayed ACK). Set
+///   here once, it costs no system call per connection.
 ///
 /// # Errors
 ///
@@ -21,16 +35,70 @@ use crate::config::Config;
 /// has the port, so pick another `--port`).
 pub fn listen(config: &Config) -> io::Result<TcpListener> {
     let (host, port) = (config.host.as_str(), config.port);
-    let listener = TcpListener::bind((host, port)).map_err(|error| {
+    let failed = |error: io::Error| {
         let message = if error.kind() == io::ErrorKind::AddrInUse {
             format!("{host}:{port} is already in use; stop the other server or pick another --port")
         } else {
             format!("cannot listen on {host}:{port} ({error}); check --host and --port")
         };
         io::Error::new(error.kind(), message)
-    })?;
+    };
+    let address = (host, port)
+        .to_socket_addrs()
+        .and_then(|mut addresses| addresses.next().ok_or(io::ErrorKind::NotFound.into()))
+        .map_err(failed)?;
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.bind(&address.into()).and_then(|()| socket.listen(LISTEN_BACKLOG)).map_err(failed)?;
+    let listener = TcpListener::from(socket);
     println!("listening on http://{}", listener.local_addr()?);
     Ok(listener)
+}
+
+/// Accepts a connection as a non-blocking socket from the start: `accept4` with
+/// `SOCK_NONBLOCK`, one system call where `accept` then `set_nonblocking` (an `ioctl`) are
+/// two. For the one-thread stages, whose every socket must be non-blocking.
+///
+/// # Errors
+///
+/// As `accept`: `WouldBlock` when no connection is waiting on a non-blocking listener, and
+/// the errors of a failed accept ([`accept_failed`], [`out_of_descriptors`]).
+pub fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, SocketAddr)> {
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    let (socket, address) = SockRef::from(listener).accept4(flags)?;
+    let peer = address.as_socket().ok_or_else(|| io::Error::other("peer is not an IP socket"))?;
+    Ok((TcpStream::from(socket), peer))
+}
+
+/// How long the kernel holds a new connection that has sent nothing yet, with
+/// [`defer_accept`], before handing it to `accept` all the same.
+pub const DEFER_ACCEPT_SECONDS: libc::c_int = 1;
+
+/// Asks the kernel to report a new connection only once its first bytes (the request) have
+/// arrived: Linux's `TCP_DEFER_ACCEPT`, nginx's `listen ... deferred`. A server that reads
+/// right after `accept` then finds the request there instead of an empty socket. A client
+/// that connects and sends nothing waits in the kernel (SYN-RECV, as the server sees it) for
+/// [`DEFER_ACCEPT_SECONDS`], and is then accepted like any other.
+///
+/// # Errors
+///
+/// When the option cannot be set (not a TCP socket, or not Linux).
+pub fn defer_accept(listener: &TcpListener) -> io::Result<()> {
+    let seconds = DEFER_ACCEPT_SECONDS;
+    // SAFETY: setsockopt reads exactly `size_of::<c_int>()` bytes from `&seconds`, a live
+    // c_int, and only during the call; the descriptor is the listener's, which stays open
+    // while `listener` is borrowed. (Neither nix nor socket2 wraps this option.)
+    let result = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&raw const seconds).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// How long a server stops accepting after running out of file descriptors, so that open
@@ -75,6 +143,38 @@ mod tests {
         let error = listen(&config(taken.local_addr().unwrap().port())).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
         assert!(error.to_string().ends_with("pick another --port"), "{error}");
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay_and_may_be_born_non_blocking() {
+        let listener = listen(&config(0)).unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert!(stream.nodelay().unwrap(), "TCP_NODELAY comes from the listener");
+
+        listener.set_nonblocking(true).unwrap();
+        let error = accept_nonblocking(&listener).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "nobody waiting");
+        let _second = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut stream, _) = accept_nonblocking(&listener).unwrap();
+        let error = std::io::Read::read(&mut stream, &mut [0; 8]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "the socket is non-blocking");
+        assert!(stream.nodelay().unwrap());
+    }
+
+    #[test]
+    fn a_deferred_listener_reports_a_connection_once_it_has_sent_something() {
+        let listener = listen(&config(0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        defer_accept(&listener).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let error = accept_nonblocking(&listener).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock, "held while it has sent nothing");
+        std::io::Write::write_all(&mut client, b"G").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(accept_nonblocking(&listener).is_ok(), "reported once its first byte is there");
     }
 
     #[test]

@@ -71,9 +71,6 @@ fn handle_connection(
     // A client that sends nothing (or stops reading) must not hold the server forever.
     stream.set_read_timeout(Some(settings.timeout))?;
     stream.set_write_timeout(Some(settings.timeout))?;
-    // Keep-alive: the last small packet of a response must not wait for the client's
-    // delayed ACK (Nagle's algorithm holds it back up to 40 ms): send it at once.
-    stream.set_nodelay(true)?;
 
     let mut connection = Connection::new(peer, site.clone(), settings);
     let mut buffer = vec![0; READ_BUFFER_BYTES];

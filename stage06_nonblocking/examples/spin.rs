@@ -161,7 +161,9 @@ fn accept_all(
     sessions: &mut Slab<Session>,
 ) -> Option<Instant> {
     loop {
-        let (stream, peer) = match listener.accept() {
+        // accept4(SOCK_NONBLOCK): the new socket is non-blocking from birth, so read and
+        // write return WouldBlock instead of waiting, at no extra system call.
+        let (stream, peer) = match common::net::accept_nonblocking(listener) {
             Ok(accepted) => accepted,
             // The queue is empty: back to the loop.
             Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
@@ -178,11 +180,6 @@ fn accept_all(
                 continue;
             }
         };
-        // Non-blocking, and send small responses at once instead of filling a packet (Nagle).
-        if let Err(error) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            settings.log.error(peer, &error);
-            continue;
-        }
         let connection = Connection::new(peer, site.clone(), settings);
         sessions.insert(Session { stream, peer, connection });
     }

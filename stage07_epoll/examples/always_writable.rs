@@ -42,8 +42,9 @@ struct Session {
     connection: Connection,
     poller: Rc<Poller>,
     key: usize,
-    /// (readable, writable) as last registered, so that the poller is told only of changes.
-    interest: (bool, bool),
+    /// (readable, writable) as registered with the poller, so that it is told only of changes;
+    /// `None` until the connection first has to wait.
+    interest: Option<(bool, bool)>,
 }
 
 fn main() {
@@ -54,6 +55,9 @@ fn main() {
     let listener = common::listen(&config).or_exit();
     // Non-blocking: accept, read and write return WouldBlock instead of waiting.
     listener.set_nonblocking(true).or_exit();
+    // Report a connection only once its request has arrived, so that its first turn, right
+    // after accept, finds the request there (see accept_all).
+    common::net::defer_accept(&listener).or_exit();
     let mut sessions = Slab::new();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     let mut next_deadline = None;
@@ -79,7 +83,8 @@ fn main() {
 
         for event in events.iter() {
             if event.key == LISTENER {
-                accepting_again = accept_all(&listener, &site, settings, &mut sessions, &poller);
+                accepting_again =
+                    accept_all(&listener, &site, settings, &mut sessions, &poller, &mut buffer);
                 if accepting_again.is_some() {
                     // Stop watching the listener while paused: it stays readable, and would
                     // wake us again and again for connections we cannot accept yet.
@@ -181,9 +186,12 @@ fn accept_all(
     settings: Settings,
     sessions: &mut Slab<Session>,
     poller: &Rc<Poller>,
+    buffer: &mut [u8],
 ) -> Option<Instant> {
     loop {
-        let (stream, peer) = match listener.accept() {
+        // accept4(SOCK_NONBLOCK): the new socket is non-blocking from birth, so read and
+        // write return WouldBlock instead of waiting, at no extra system call.
+        let (stream, peer) = match common::net::accept_nonblocking(listener) {
             Ok(accepted) => accepted,
             // The queue is empty: back to the loop.
             Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
@@ -200,22 +208,16 @@ fn accept_all(
                 continue;
             }
         };
-        // Non-blocking, and send small responses at once instead of filling a packet (Nagle).
-        if let Err(error) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
-            settings.log.error(peer, &error);
-            continue;
-        }
-        let key = sessions.vacant_entry().key();
-        // SAFETY: see the listener's registration in main: a Session deletes its stream from
-        // the poller when it is dropped (below), before the stream itself is closed.
-        let added = unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Level) };
-        if let Err(error) = added {
-            settings.log.error(peer, &error);
-            continue;
-        }
         let connection = Connection::new(peer, site.clone(), settings);
+        let key = sessions.vacant_entry().key();
         let poller = Rc::clone(poller);
-        sessions.insert(Session { stream, peer, connection, poller, key, interest: (true, false) });
+        let mut session = Session { stream, peer, connection, poller, key, interest: None };
+        // Its request is already here (defer_accept): give it a turn now, rather than wait
+        // for epoll to say so. A connection answered and closed in this turn never meets the
+        // poller at all (see `watch`): no epoll_ctl to add it, none to delete it.
+        if handle_connection(&mut session, buffer, settings) {
+            sessions.insert(session);
+        }
     }
 }
 
@@ -244,22 +246,34 @@ impl Session {
     /// Tells the poller what this connection waits for next: readable while it waits for a
     /// request, writable only while a response is stuck behind a full send buffer. (Asking
     /// for writable all the time would wake the loop at once, every time: a socket is almost
-    /// always writable. That is the busy loop of stage06 again.)
+    /// always writable. That is the busy loop of stage06 again.) The first time a connection
+    /// has to wait, it is registered (`epoll_ctl ADD`); after that only changes are sent
+    /// (`MOD`).
     fn watch(&mut self) -> io::Result<()> {
-        let wanted = (self.connection.wants_read(), true); // The mistake: writable, always.
-        if wanted != self.interest && !self.connection.is_finished() {
-            let event = Event::new(self.key, wanted.0, wanted.1);
-            self.poller.modify_with_mode(&self.stream, event, PollMode::Level)?;
-            self.interest = wanted;
+        if self.connection.is_finished() {
+            return Ok(());
         }
+        let wanted = (self.connection.wants_read(), true); // The mistake: writable, always.
+        let event = Event::new(self.key, wanted.0, wanted.1);
+        match self.interest {
+            Some(interest) if interest == wanted => return Ok(()),
+            Some(_) => self.poller.modify_with_mode(&self.stream, event, PollMode::Level)?,
+            // SAFETY: see the listener's registration in main: a Session deletes its stream
+            // from the poller when it is dropped (below), before the stream itself is closed.
+            None => unsafe { self.poller.add_with_mode(&self.stream, event, PollMode::Level)? },
+        }
+        self.interest = Some(wanted);
         Ok(())
     }
 }
 
 impl Drop for Session {
-    /// A connection leaves the poller before its socket is closed (the contract of `add`).
+    /// A registered connection leaves the poller before its socket is closed (the contract
+    /// of `add`).
     fn drop(&mut self) {
-        // Deleting fails only if the socket was never added; there is nothing to undo then.
-        let _ = self.poller.delete(&self.stream);
+        if self.interest.is_some() {
+            // Deleting cannot fail for a socket that was added; nothing could be undone anyway.
+            let _ = self.poller.delete(&self.stream);
+        }
     }
 }

@@ -8,20 +8,22 @@ use testkit::{Server, changed_lines, example, main_and_example};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_stage07_epoll");
 
-/// One keep-alive connection, two requests in turn: is the second answered?
-fn second_request_answered(binary: &str) -> bool {
+/// One keep-alive connection, three requests in turn: is every one answered? (The first may
+/// be served before the connection is ever registered; the oneshot registration then reports
+/// one event, and the request after that is never seen.)
+fn every_request_answered(binary: &str) -> bool {
     let server = Server::start(binary, &[]);
     let mut client = server.connect();
-    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
-    assert_eq!(client.response().status, 200);
-    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
-    client.anything_within(Duration::from_secs(2))
+    (0..3).all(|_| {
+        client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+        client.anything_within(Duration::from_secs(2)) && client.response().status == 200
+    })
 }
 
 #[test]
 fn forgetting_to_rearm_a_oneshot_registration_stalls_the_connection() {
-    assert!(!second_request_answered(&example("forget_rearm")));
-    assert!(second_request_answered(BINARY));
+    assert!(!every_request_answered(&example("forget_rearm")));
+    assert!(every_request_answered(BINARY));
 }
 
 /// CPU used over a second while one keep-alive connection sits idle after a request.
