@@ -27,13 +27,14 @@ pub fn measure(
 ) -> io::Result<IdleReport> {
     let before = rss_kib();
     let mut held = Vec::with_capacity(count);
+    // Like a browser, each connection sends its request as soon as it is open (a server that
+    // defers accept, stage07, only hears of a connection once its request is there), and
+    // its answer is read once every request is out.
     for _ in 0..count {
-        let stream = TcpStream::connect(address)?;
+        let mut stream = TcpStream::connect(address)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        held.push(stream);
-    }
-    for stream in &mut held {
         stream.write_all(REQUEST)?;
+        held.push(stream);
     }
     for stream in &mut held {
         read_response(stream)?;

@@ -1,7 +1,7 @@
 //! The command line every stage shares, and how start-up errors are reported.
 //!
 //! ```text
-//! stageNN [--host HOST] [--port PORT] [--root DIR] [--quiet] [--timeout SECONDS]
+//! stageNN [--host HOST] [--port PORT] [--root DIR] [--quiet] [--timeout SECONDS] [--backlog N]
 //! ```
 //!
 //! plus `--help`, `--version` and a stage's own flags ([`Config::parse_with`]). Each stage has
@@ -15,6 +15,7 @@ use std::time::Duration;
 use clap::{Args, Command, FromArgMatches, Parser};
 
 use crate::connection::{KeepAlive, Settings};
+use crate::net::LISTEN_BACKLOG;
 use crate::site::AccessLog;
 
 /// How long an idle keep-alive connection is kept, and how long a request may take to arrive,
@@ -40,6 +41,10 @@ pub struct Config {
     /// Seconds an idle connection, or a request arriving slowly, is given before it is closed.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+    /// Connections the kernel keeps, handshake done, until the server accepts them: the
+    /// backlog of listen(2) (Linux caps it at net.core.somaxconn). Try 2 in the backlog lab.
+    #[arg(long, value_name = "N", default_value_t = LISTEN_BACKLOG, value_parser = clap::value_parser!(i32).range(1..=65535))]
+    pub backlog: i32,
 }
 
 /// The demo site, `www/` in the workspace, found wherever the command is started from.
@@ -120,13 +125,24 @@ mod tests {
         assert!(config.root.join("index.html").exists(), "the default root is www/");
         assert!(!config.root.to_string_lossy().contains(".."), "{}", config.root.display());
         assert_eq!(config.timeout, DEFAULT_TIMEOUT_SECONDS);
+        assert_eq!(config.backlog, LISTEN_BACKLOG);
     }
 
     #[test]
     fn flags() {
-        let config =
-            parse_from(&["stage", "--port", "0", "--root", "/tmp", "--quiet", "--timeout", "3"]);
-        assert_eq!((config.port, config.quiet, config.timeout), (0, true, 3));
+        let config = parse_from(&[
+            "stage",
+            "--port",
+            "0",
+            "--root",
+            "/tmp",
+            "--quiet",
+            "--timeout",
+            "3",
+            "--backlog",
+            "2",
+        ]);
+        assert_eq!((config.port, config.quiet, config.timeout, config.backlog), (0, true, 3, 2));
         assert_eq!(config.root, PathBuf::from("/tmp"));
         let settings = config.settings(KeepAlive::Off);
         assert_eq!(
@@ -140,6 +156,7 @@ mod tests {
         let command = || Config::command();
         assert!(command().try_get_matches_from(["stage", "--port", "70000"]).is_err());
         assert!(command().try_get_matches_from(["stage", "--timeout", "0"]).is_err());
+        assert!(command().try_get_matches_from(["stage", "--backlog", "0"]).is_err());
         assert!(command().try_get_matches_from(["stage", "--bogus"]).is_err());
     }
 }

@@ -51,7 +51,11 @@ pub enum Resolved {
     Redirect(String),
 }
 
-/// Resolves a request path (percent-encoded, without its query) to a file under `root`.
+/// The file that serves a directory, unless a site says otherwise ([`crate::Site::with_index`]).
+pub const DEFAULT_INDEX: &str = "index.html";
+
+/// Resolves a request path (percent-encoded, without its query) to a file under `root`, a
+/// directory being served by its [`DEFAULT_INDEX`].
 ///
 /// `root` must be canonical (absolute, no symlinks), as [`fs::canonicalize`] returns it.
 ///
@@ -72,6 +76,16 @@ pub enum Resolved {
 /// assert!(resolve(&root, "/../Cargo.toml").is_err());
 /// ```
 pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
+    resolve_with_index(root, path, DEFAULT_INDEX)
+}
+
+/// Like [`resolve`], a directory being served by its file named `index` (a plain file name:
+/// no `/`, no `..`).
+///
+/// # Errors
+///
+/// As [`resolve`].
+pub fn resolve_with_index(root: &Path, path: &str, index: &str) -> Result<Resolved, HttpError> {
     let decoded = percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| HttpError::new(Status::BadRequest, "path is not UTF-8"))?;
@@ -87,8 +101,8 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
         if !decoded.ends_with('/') {
             return Ok(Resolved::Redirect(slash_form(path)));
         }
-        (file_path, metadata) = look_up(root, file_path, ["index.html"].into_iter())?;
-        content_type = self::content_type(Path::new("index.html"));
+        (file_path, metadata) = look_up(root, file_path, [index].into_iter())?;
+        content_type = self::content_type(Path::new(index));
     }
     // Checked before opening: opening a FIFO for reading blocks until a writer appears.
     if !metadata.is_file() {

@@ -13,11 +13,12 @@ use socket2::{Domain, SockRef, Socket, Type};
 use crate::config::Config;
 
 /// How many connections the kernel queues, handshake done, until the server accepts them:
-/// the `backlog` of `listen(2)`. 128 is what Rust's `TcpListener::bind` asks for; Linux caps
-/// it at `net.core.somaxconn`.
+/// the `backlog` of `listen(2)`, unless `--backlog` says otherwise. 128 is what Rust's
+/// `TcpListener::bind` asks for; Linux caps it at `net.core.somaxconn`.
 pub const LISTEN_BACKLOG: i32 = 128;
 
-/// Makes the listening socket on `--host` and `--port` (socket, setsockopt, bind, listen),
+/// Makes the listening socket on `--host` and `--port` (socket, setsockopt, bind, listen
+/// with `--backlog`),
 /// and prints `listening on http://HOST:PORT`: the first line on stdout, with the real port,
 /// which tests and scripts read (`--port 0` lets the kernel pick one).
 ///
@@ -50,7 +51,7 @@ pub fn listen(config: &Config) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_tcp_nodelay(true)?;
-    socket.bind(&address.into()).and_then(|()| socket.listen(LISTEN_BACKLOG)).map_err(failed)?;
+    socket.bind(&address.into()).and_then(|()| socket.listen(config.backlog)).map_err(failed)?;
     let listener = TcpListener::from(socket);
     println!("listening on http://{}", listener.local_addr()?);
     Ok(listener)

@@ -25,6 +25,8 @@ pub struct Site {
     /// Canonical (absolute, symlinks resolved), so that a resolved file can be checked to lie
     /// inside it.
     root: Arc<Path>,
+    /// The file that serves a directory.
+    index: Arc<str>,
 }
 
 impl Site {
@@ -42,7 +44,23 @@ impl Site {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
         }
         crate::request::compile_patterns();
-        Ok(Site { root: canonical.into() })
+        Ok(Site { root: canonical.into(), index: files::DEFAULT_INDEX.into() })
+    }
+
+    /// The same site, a directory being served by its file named `index` instead of
+    /// `index.html`.
+    ///
+    /// # Errors
+    ///
+    /// When `index` is not a plain file name (empty, `.`, `..`, or holding `/`, `\\` or NUL),
+    /// which could name something outside the directory.
+    pub fn with_index(mut self, index: &str) -> io::Result<Site> {
+        if index.is_empty() || index == "." || index == ".." || index.contains(['/', '\\', '\0']) {
+            let message = format!("index {index:?} is not a plain file name");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, message));
+        }
+        self.index = index.into();
+        Ok(self)
     }
 
     /// The document root, canonical.
@@ -52,7 +70,7 @@ impl Site {
 
     /// The response to a well-formed request: the file it names, a redirect, or an error.
     pub fn respond(&self, request: &Request) -> Response {
-        let response = match files::resolve(&self.root, request.path) {
+        let response = match files::resolve_with_index(&self.root, request.path, &self.index) {
             // The client's copy is current: say so, and send no body (RFC 9110 §13).
             Ok(Resolved::File { content_type, validators: Some(validators), .. })
                 if validators.match_request(request) =>
@@ -184,6 +202,18 @@ mod tests {
             format!("HEAD /a.txt HTTP/1.1\r\nHost: h\r\nIf-None-Match: {etag}\r\n\r\n").as_bytes(),
         );
         assert_eq!((head.status, head.closes()), (NotModified, false));
+    }
+
+    #[test]
+    fn another_index_serves_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("home.html"), "home").unwrap();
+        let site = Site::open(dir.path()).unwrap().with_index("home.html").unwrap();
+        let response = respond(&site, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!((response.status, response.content_length()), (Status::Ok, 4));
+        for bad in ["", ".", "..", "../x", "a/b", "a\\b"] {
+            assert!(Site::open(dir.path()).unwrap().with_index(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `cargo run -p site` writes the course pages into `www/course/`: one page per stage (its
-//! README.md rendered, then its src/main.rs), one page per pair of adjacent stages (the diff
-//! of their main.rs). The pages are committed; a test fails when they are stale.
+//! `cargo run -p site` first writes each lesson's "Measured" block from the benchmark's
+//! results (see `site::measured`), then the course pages into `www/course/`: one page per
+//! stage (its README.md rendered, then its src/main.rs), one page per pair of adjacent
+//! stages (the diff of their main.rs). Both are committed; tests fail when they are stale.
 //!
 //! `cargo run -p site -- transcripts` records the strace excerpt of every stage (after
 //! `cargo build`) into `site/transcripts/` and the stages' READMEs; see `site::transcripts`.
@@ -33,8 +34,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes every course page into `www/course/`.
+/// Writes every lesson's measured block, then every course page into `www/course/`.
 fn pages(workspace: &std::path::Path) -> io::Result<()> {
+    let results = fs::read_to_string(workspace.join(site::measured::RESULTS))?;
+    for stage in site::STAGES.map(|stage| stage.name) {
+        let path = workspace.join(stage).join("README.md");
+        let readme = fs::read_to_string(&path)?;
+        let block = site::measured::readme_block(stage, &results);
+        if let Some(updated) = site::measured::replace_block(&readme, &block) {
+            if updated != readme {
+                fs::write(&path, updated)?;
+                println!("updated {stage}/README.md (measured)");
+            }
+        }
+    }
     let out = workspace.join("www/course");
     fs::create_dir_all(&out)?;
     for page in site::pages(workspace)? {

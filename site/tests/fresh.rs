@@ -19,3 +19,20 @@ fn committed_pages_are_up_to_date() {
         );
     }
 }
+
+/// Every lesson's "Measured" block is what the benchmark's committed results give: rerunning
+/// the bench without `cargo run -p site`, or editing the block by hand, fails here.
+#[test]
+fn measured_blocks_match_the_bench_results() {
+    let workspace = site::workspace();
+    let results = fs::read_to_string(workspace.join(site::measured::RESULTS)).unwrap();
+    for stage in site::STAGES.map(|stage| stage.name) {
+        let readme = fs::read_to_string(workspace.join(stage).join("README.md")).unwrap();
+        let current = site::measured::current_block(&readme)
+            .unwrap_or_else(|| panic!("{stage}/README.md has no measured block"));
+        assert!(
+            current == site::measured::readme_block(stage, &results),
+            "{stage}/README.md's measured block is stale: run `cargo run -p site`"
+        );
+    }
+}

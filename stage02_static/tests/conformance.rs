@@ -58,3 +58,24 @@ fn a_stalled_client_blocks_everyone() {
 fn command_line() {
     suites::command_line(BINARY, env!("CARGO_PKG_NAME"));
 }
+
+/// `--backlog 2`: while one client holds this one-at-a-time server, the kernel completes the
+/// handshake of only backlog + 1 more connections and queues them (Linux counts one more than
+/// asked); the SYNs of the others are dropped, so their `connect` does not finish. With the
+/// default backlog (128) every one of them connects.
+#[test]
+fn the_backlog_bounds_the_listen_queue() {
+    let connected_of_six = |backlog: &str| {
+        let server = Server::start(BINARY, &["--timeout", "30", "--backlog", backlog]);
+        let mut stalled = server.connect();
+        stalled.send(b"GET / HTTP/1.1\r\nHost: te");
+        std::thread::sleep(Duration::from_millis(100));
+        let wait = Duration::from_millis(300);
+        let queued: Vec<_> = (0..6)
+            .filter_map(|_| std::net::TcpStream::connect_timeout(&server.address(), wait).ok())
+            .collect();
+        queued.len()
+    };
+    assert_eq!(connected_of_six("2"), 3, "backlog 2 queues 3 connections");
+    assert_eq!(connected_of_six("128"), 6);
+}

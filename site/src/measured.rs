@@ -1,0 +1,202 @@
+//! The "Measured" section of every lesson, taken from the benchmark's results instead of
+//! typed: `cargo run -p site` writes, between the `measured:begin` and `measured:end` markers
+//! of each stage's README.md, that stage's rows of `bench/results/latest.md` beside the rows
+//! of the stage before it and of nginx. The lesson's own sentences stay outside the markers.
+//! A test fails when a README's block differs from what the current results give.
+
+use std::fmt::Write as _;
+
+use crate::STAGES;
+
+/// The line that opens a README's generated measurements (the rest of the line is free text).
+pub const BEGIN: &str = "<!-- measured:begin";
+/// The line that closes them.
+pub const END: &str = "<!-- measured:end -->";
+
+/// Where the results are, relative to the workspace.
+pub const RESULTS: &str = "bench/results/latest.md";
+
+/// One row of the load table: a workload on one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Load {
+    workload: String,
+    server: String,
+    requests_per_second: String,
+    p99: String,
+    cpu_per_request: String,
+    peak_rss: String,
+}
+
+/// One row of the idle table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Idle {
+    server: String,
+    idle_cpu: String,
+    per_connection: String,
+    fresh_request: String,
+}
+
+/// The cells of a Markdown table row, or `None` for a line that is not one.
+fn cells(line: &str) -> Option<Vec<&str>> {
+    let inner = line.trim().strip_prefix('|')?.strip_suffix('|')?;
+    Some(inner.split('|').map(str::trim).collect())
+}
+
+/// The two tables of the results: load rows (10 columns) and idle rows (5 columns).
+fn parse(results: &str) -> (Vec<Load>, Vec<Idle>) {
+    let (mut loads, mut idles) = (Vec::new(), Vec::new());
+    for row in results.lines().filter_map(cells) {
+        // Header and separator rows are not measurements.
+        if row.first().is_some_and(|cell| *cell == "workload" || *cell == "server")
+            || row.iter().all(|cell| cell.starts_with("-") || cell.starts_with("---"))
+        {
+            continue;
+        }
+        match row.as_slice() {
+            [workload, server, rps, _, _, p99, _, cpu, _, rss] => loads.push(Load {
+                workload: workload.to_string(),
+                server: server.to_string(),
+                requests_per_second: rps.to_string(),
+                p99: p99.to_string(),
+                cpu_per_request: cpu.to_string(),
+                peak_rss: rss.to_string(),
+            }),
+            [server, idle_cpu, _, per_connection, fresh] => idles.push(Idle {
+                server: server.to_string(),
+                idle_cpu: idle_cpu.to_string(),
+                per_connection: per_connection.to_string(),
+                fresh_request: fresh.to_string(),
+            }),
+            _ => {}
+        }
+    }
+    (loads, idles)
+}
+
+/// The measurements a lesson shows: its stage beside the one before it (if any) and nginx, on
+/// every workload the stage ran; then what idle connections cost them. Empty when the results
+/// hold nothing for the stage.
+pub fn block(stage: &str, results: &str) -> String {
+    let (loads, idles) = parse(results);
+    let index = STAGES.iter().position(|known| known.name == stage);
+    let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
+    let servers: Vec<&str> = previous.into_iter().chain([stage, "nginx"]).collect();
+    let mut out = String::new();
+    let workloads: Vec<&str> = {
+        let mut seen: Vec<&str> = Vec::new();
+        for load in loads.iter().filter(|load| load.server == stage) {
+            if !seen.contains(&load.workload.as_str()) {
+                seen.push(&load.workload);
+            }
+        }
+        seen
+    };
+    if workloads.is_empty() {
+        return out;
+    }
+    out.push_str("| workload | server | requests/s | p99 | CPU us/request | peak RSS |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|\n");
+    for workload in &workloads {
+        for server in &servers {
+            let found = loads.iter().find(|l| l.workload == *workload && l.server == *server);
+            if let Some(load) = found {
+                let name =
+                    if *server == stage { format!("**{server}**") } else { server.to_string() };
+                let _ = writeln!(
+                    out,
+                    "| {workload} | {name} | {} | {} | {} | {} |",
+                    load.requests_per_second, load.p99, load.cpu_per_request, load.peak_rss
+                );
+            }
+        }
+    }
+    out.push_str(
+        "\n| server | idle CPU | memory per idle connection | fresh request among 10,000 idle |\n",
+    );
+    out.push_str("|---|---:|---:|---:|\n");
+    for server in &servers {
+        if let Some(idle) = idles.iter().find(|idle| idle.server == *server) {
+            let name = if *server == stage { format!("**{server}**") } else { server.to_string() };
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} |",
+                idle.idle_cpu, idle.per_connection, idle.fresh_request
+            );
+        }
+    }
+    out
+}
+
+/// The block as it stands in a README, between its markers.
+pub fn readme_block(stage: &str, results: &str) -> String {
+    format!(
+        "{BEGIN} (generated by `cargo run -p site` from {RESULTS}; do not edit) -->\n\
+         From [{RESULTS}](../{RESULTS}), one run on one machine: compare the rows with each \
+         other, not with another machine's.\n\n{}{END}\n",
+        block(stage, results)
+    )
+}
+
+/// The README with its measured block replaced by `block`, or `None` when it has no markers.
+pub fn replace_block(readme: &str, block: &str) -> Option<String> {
+    let start = readme.find(BEGIN)?;
+    let end = readme[start..].find(END)? + start + END.len();
+    let end = if readme[end..].starts_with('\n') { end + 1 } else { end };
+    Some(format!("{}{}{}", &readme[..start], block, &readme[end..]))
+}
+
+/// The block a README holds now, markers included, or `None` when it has none.
+pub fn current_block(readme: &str) -> Option<&str> {
+    let start = readme.find(BEGIN)?;
+    let end = readme[start..].find(END)? + start + END.len();
+    let end = if readme[end..].starts_with('\n') { end + 1 } else { end };
+    Some(&readme[start..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RESULTS_SAMPLE: &str = "\
+| workload | server | requests/s | x nginx | p50 | p99 | errors | CPU us/req | x nginx | peak RSS |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| small-50 | stage06_nonblocking | 163266 | 1.38x | 297 us | 453 us | 0 | 6.07 | 0.72x | 3.2 MiB |
+| small-50 | stage07_epoll | 162239 | 1.37x | 295 us | 567 us | 0 | 6.13 | 0.73x | 3.3 MiB |
+| small-50 | stage05_coroutines | 1 | 1x | 1 us | 1 us | 0 | 1 | 1x | 1 MiB |
+| small-50 | nginx | 118311 | 1.00x | 414 us | 545 us | 0 | 8.42 | 1.00x | 33.6 MiB |
+
+| server | idle CPU | idle connections held | RSS per connection | fresh request meanwhile |
+|---|---:|---:|---:|---:|
+| stage06_nonblocking | 3.2% | 10000 | 0.19 KiB | 5642 us |
+| stage07_epoll | 0.0% | 10000 | 0.21 KiB | 31 us |
+| nginx | 0.4% | 10000 | 0.50 KiB | 60 us |
+";
+
+    #[test]
+    fn a_stage_is_shown_beside_the_one_before_and_nginx() {
+        let block = block("stage07_epoll", RESULTS_SAMPLE);
+        assert!(
+            block.contains("| small-50 | stage06_nonblocking | 163266 | 453 us | 6.07 | 3.2 MiB |")
+        );
+        assert!(
+            block.contains("| small-50 | **stage07_epoll** | 162239 | 567 us | 6.13 | 3.3 MiB |")
+        );
+        assert!(block.contains("| small-50 | nginx | 118311 | 545 us | 8.42 | 33.6 MiB |"));
+        assert!(!block.contains("stage05"), "only the stage before");
+        assert!(block.contains("| **stage07_epoll** | 0.0% | 0.21 KiB | 31 us |"));
+    }
+
+    #[test]
+    fn a_stage_without_results_gets_an_empty_block() {
+        assert_eq!(block("stage01_hello", RESULTS_SAMPLE), "");
+    }
+
+    #[test]
+    fn the_block_is_replaced_between_its_markers() {
+        let readme = format!("a\n{BEGIN} x -->\nold\n{END}\nb\n");
+        let replaced = replace_block(&readme, &readme_block("stage07_epoll", "")).unwrap();
+        assert!(replaced.starts_with("a\n") && replaced.ends_with(&format!("{END}\nb\n")));
+        assert!(!replaced.contains("old"));
+        assert_eq!(current_block(&replaced), Some(readme_block("stage07_epoll", "").as_str()));
+    }
+}

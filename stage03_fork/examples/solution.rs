@@ -1,0 +1,156 @@
+//! THE EXERCISE, DONE: stage03 pre-forking: PROCESSES children made at start-up accept on
+//! the shared listener, and no process is made per connection. The reference solution that
+//! `tests/exercise.rs` checks; try it yourself before you look.
+//!
+//! Stage 3: a process per connection.
+//!
+//! New since stage02: after `accept`, the server `fork`s. The child process serves the
+//! connection (with keep-alive now: it has nothing else to do) while the parent goes straight
+//! back to `accept`. A stalled client now stalls only its own process. The price: a process
+//! per connection, and three classic duties: close the copies of sockets each side does not
+//! need, reap children that have exited, and end the children when the server ends.
+//!
+//! Run `cargo run -p stage03_fork`, open <http://127.0.0.1:8003>, and watch the processes
+//! come and go with `ps -ef --forest | grep stage03`.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Instant;
+
+use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use nix::errno::Errno;
+use nix::sys::prctl;
+use nix::sys::signal::Signal;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, fork, getpid, getppid};
+
+/// The most bytes read in one call; a request head is usually a few hundred.
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
+/// open for more requests.
+const KEEP_ALIVE: KeepAlive = KeepAlive::On;
+
+/// The exercise: how many children are made at start-up, each accepting on the shared listener.
+const PROCESSES: usize = 4;
+
+fn main() {
+    let config = Config::parse(common::command!(), 8003);
+    let site = Site::open(&config.root).or_exit();
+    let settings = config.settings(KEEP_ALIVE);
+    // socket() + bind() + listen(): the kernel now queues incoming connections for us.
+    let listener = common::listen(&config).or_exit();
+    // Pre-fork: the children are made once, and every one of them calls accept on the listener
+    // they all share; the kernel hands each new connection to one of them. No fork per
+    // connection, and the parent never accepts.
+    for _ in 0..PROCESSES {
+        start_child(&listener, &site, settings);
+    }
+    // The parent keeps the number up: when a child ends, another takes its place. (Blocking in
+    // waitpid also reaps it: no SIGCHLD handler is needed.)
+    loop {
+        match waitpid(None, None) {
+            Ok(_) => start_child(&listener, &site, settings),
+            Err(Errno::EINTR) => {}
+            Err(error) => {
+                eprintln!("waitpid failed: {error}");
+                std::thread::sleep(common::net::ACCEPT_PAUSE);
+            }
+        }
+    }
+}
+
+/// Forks a child that accepts and serves connections, one at a time, until the server ends.
+fn start_child(listener: &TcpListener, site: &Site, settings: Settings) {
+    let parent = getpid();
+    // SAFETY: the server has a single thread, so at the moment of the fork no other
+    // thread can hold a lock (in the allocator, on stderr) that would stay locked forever
+    // in the child; the child may therefore run ordinary Rust code.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            end_with_parent(parent);
+            loop {
+                // accept() blocks until a client connects, and hands us a new socket for it.
+                let (stream, peer) = match listener.accept() {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        common::accept_failed(&error);
+                        continue;
+                    }
+                };
+                if let Err(error) = handle_connection(stream, peer, site, settings) {
+                    settings.log.error(peer, &error);
+                }
+            }
+        }
+        Ok(ForkResult::Parent { .. }) => {}
+        Err(error) => eprintln!("fork failed: {error}"),
+    }
+}
+
+/// Serves one connection until it ends: the client closes it or asks to, sends bad input, or
+/// is idle past the timeout, in its own process.
+fn handle_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    site: &Site,
+    settings: Settings,
+) -> io::Result<()> {
+    // A client that sends nothing (or stops reading) must not hold the server forever.
+    stream.set_read_timeout(Some(settings.timeout))?;
+    stream.set_write_timeout(Some(settings.timeout))?;
+
+    let mut connection = Connection::new(peer, site.clone(), settings);
+    let mut buffer = vec![0; READ_BUFFER_BYTES];
+    loop {
+        // Send everything queued. A blocking write returns once the kernel has taken at least
+        // part of it, so loop until all is gone.
+        loop {
+            let pending = connection.to_send()?;
+            if pending.is_empty() {
+                break;
+            }
+            match stream.write(pending) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(count) => connection.sent(count),
+                // A signal arrived during the call: just make it again.
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if connection.is_finished() {
+            // Dropping the stream closes the socket: the client sees the end of the response.
+            return Ok(());
+        }
+
+        match stream.read(&mut buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => connection.received_eof(),
+            Ok(count) => {
+                connection.received(&buffer[..count]);
+                // A client can send one byte per read timeout forever; a request's deadline
+                // counts from its first byte, so check it after every read.
+                if Instant::now() >= connection.deadline() {
+                    connection.timed_out();
+                }
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            // The read timeout expired (Linux reports it as WouldBlock): idle too long.
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                connection.timed_out();
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Makes the kernel send this child SIGTERM when its parent dies, so that stopping the server
+/// (Ctrl-C, `kill`) ends the children serving connections too (Linux's PR_SET_PDEATHSIG).
+fn end_with_parent(parent: nix::unistd::Pid) {
+    let asked = prctl::set_pdeathsig(Signal::SIGTERM);
+    // The parent may have died before we asked: then nobody will send the signal.
+    if asked.is_err() || getppid() != parent {
+        // SAFETY: as at the end of the child in main: end now, clean up nothing twice.
+        unsafe { libc::_exit(0) }
+    }
+}

@@ -1,0 +1,280 @@
+//! A VARIANT OF STAGE07, for comparison: select(2) instead of epoll, the oldest way to wait
+//! for many sockets. Every wake-up hands the kernel bitmaps of descriptors (`fd_set`) and
+//! gets them back with the ready ones marked: O(highest descriptor) per wake-up. And an
+//! `fd_set` has room for descriptors 0 to 1023 only (FD_SETSIZE): a connection whose
+//! descriptor is 1024 or more cannot be waited for, so it is refused. `diff -u
+//! examples/select.rs examples/poll.rs` shows what poll fixed.
+//!
+//! Stage 7: one thread, woken by readiness events (epoll).
+//!
+//! New since stage06: instead of trying every socket in turn, the thread asks the kernel
+//! which sockets are ready, and sleeps until one is. The `polling` crate wraps epoll: every
+//! socket is registered once under a key, and `wait` returns the keys of the ready ones.
+//! Nothing is tried in vain, nothing spins, and an idle server uses no CPU at all, however
+//! many connections it holds. This is how nginx, Redis and the readiness-based async
+//! runtimes (tokio's reactor is epoll underneath) work.
+//!
+//! Run `cargo run -p stage07_epoll`, open <http://127.0.0.1:8007>, and compare `top` (0% CPU
+//! when idle) and `strace -p $(pgrep stage07)` (one `epoll_wait`, then only useful calls).
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use common::net::{ACCEPT_PAUSE, out_of_descriptors};
+use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use nix::errno::Errno;
+use nix::sys::select::{FD_SETSIZE, FdSet, select};
+use nix::sys::time::TimeVal;
+use slab::Slab;
+
+/// How many bytes one read may bring in. One buffer serves every connection in turn; what a
+/// connection must keep between turns, it keeps in its own `Connection`.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
+/// open for more requests.
+const KEEP_ALIVE: KeepAlive = KeepAlive::On;
+
+/// The listener's key among the sockets handed to select. Each connection's key is its index in the
+/// slab.
+const LISTENER: usize = usize::MAX - 1;
+
+/// One connection: its socket and its HTTP state, and what it waits for.
+struct Session {
+    stream: TcpStream,
+    peer: SocketAddr,
+    connection: Connection,
+    /// (readable, writable): what the next select asks about this socket.
+    interest: (bool, bool),
+}
+
+fn main() {
+    let config = Config::parse(common::command!(), 8007);
+    let site = Site::open(&config.root).or_exit();
+    let settings = config.settings(KEEP_ALIVE);
+    // socket() + bind() + listen(): the kernel now queues incoming connections for us.
+    let listener = common::listen(&config).or_exit();
+    // Non-blocking: accept, read and write return WouldBlock instead of waiting.
+    listener.set_nonblocking(true).or_exit();
+    // Report a connection only once its request has arrived, so that its first turn, right
+    // after accept, finds the request there (see accept_all).
+    common::net::defer_accept(&listener).or_exit();
+    let mut sessions = Slab::new();
+    let mut buffer = vec![0; READ_BUFFER_BYTES];
+    let mut next_deadline = None;
+    let mut accepting_again = None;
+
+    loop {
+        // Sleep until a socket is ready or the next deadline is due: no CPU while idle.
+        let wake_at = [next_deadline, accepting_again].into_iter().flatten().min();
+        let timeout = wake_at.map(|at: Instant| at.saturating_duration_since(Instant::now()));
+        // select(2): nothing is registered; the whole set goes to the kernel on every call.
+        let ready = select_all(&listener, accepting_again.is_none(), &sessions, timeout).or_exit();
+
+        for key in ready {
+            if key == LISTENER {
+                accepting_again =
+                    accept_all(&listener, &site, settings, &mut sessions, &mut buffer);
+                next_deadline = next_deadline.or(Some(Instant::now() + settings.timeout));
+            } else if let Some(session) = sessions.get_mut(key) {
+                // (A connection closed earlier in this batch may have had its key reused by a
+                // new one: then this event is stale, and the turn simply finds nothing to do.)
+                if !handle_connection(session, &mut buffer, settings) {
+                    sessions.remove(key);
+                }
+            }
+        }
+
+        let now = Instant::now();
+        if accepting_again.is_some_and(|at| now >= at) {
+            accepting_again = None;
+        }
+        if next_deadline.is_some_and(|deadline| now >= deadline) {
+            next_deadline = close_expired(&mut sessions, now, &mut buffer, settings);
+        }
+    }
+}
+
+/// Gives one connection its turn; false when it is over and should be closed.
+fn handle_connection(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
+    match serve_ready(session, buffer).and_then(|_| session.watch()) {
+        Ok(()) => {}
+        Err(error) => {
+            settings.log.error(session.peer, &error);
+            return false;
+        }
+    }
+    !session.connection.is_finished()
+}
+
+/// One turn of a connection on its non-blocking socket: sends what is queued, reads once if
+/// it wants more, answers what arrived, and sends that too, stopping at the first
+/// `WouldBlock`. That is not an error: it means "not now", and the `Connection` remembers
+/// exactly where it stopped. Returns whether anything moved (bytes read or written, or the
+/// peer's close).
+///
+/// One read per turn, not "until `WouldBlock`": the buffer is large, so one read usually
+/// takes everything, and a last read only to hear `WouldBlock` would cost a system call per
+/// request. Bytes left behind are not lost: the next turn comes back for them.
+fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
+    let mut progress = send(session)?;
+    if session.connection.wants_read() {
+        match session.stream.read(buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => session.connection.received_eof(),
+            Ok(count) => session.connection.received(&buffer[..count]),
+            // Nothing to read right now, or a signal arrived: come back later.
+            Err(error)
+                if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
+            {
+                return Ok(progress);
+            }
+            Err(error) => return Err(error),
+        }
+        progress = true;
+        send(session)?;
+    }
+    Ok(progress)
+}
+
+/// Writes queued bytes until none are left or the kernel's send buffer is full.
+fn send(session: &mut Session) -> io::Result<bool> {
+    let mut progress = false;
+    while session.connection.wants_write() {
+        let pending = session.connection.to_send()?;
+        match session.stream.write(pending) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(count) => {
+                session.connection.sent(count);
+                progress = true;
+            }
+            // The send buffer is full: the rest waits until the peer has read some.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            // A signal arrived during the call: just make it again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(progress)
+}
+
+/// Accepts every connection waiting in the listen queue. When the process is out of file
+/// descriptors, returns the moment to try again.
+fn accept_all(
+    listener: &TcpListener,
+    site: &Site,
+    settings: Settings,
+    sessions: &mut Slab<Session>,
+    buffer: &mut [u8],
+) -> Option<Instant> {
+    loop {
+        // accept4(SOCK_NONBLOCK): the new socket is non-blocking from birth, so read and
+        // write return WouldBlock instead of waiting, at no extra system call.
+        let (stream, peer) = match common::net::accept_nonblocking(listener) {
+            Ok(accepted) => accepted,
+            // The queue is empty: back to the loop.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            // No descriptor for a new socket: the client stays queued in the kernel. Trying
+            // again at once would fail again, so pause until connections have closed.
+            Err(error) if out_of_descriptors(&error) => {
+                eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
+                return Some(Instant::now() + ACCEPT_PAUSE);
+            }
+            // A failed accept concerns one client (it may have given up already): go on.
+            Err(error) => {
+                eprintln!("accept failed: {error}");
+                continue;
+            }
+        };
+        // An fd_set has bits for descriptors below FD_SETSIZE (1024) only: setting a higher one
+        // would write past its end. Such a connection cannot be waited for: refuse it.
+        if stream.as_raw_fd() as usize >= FD_SETSIZE {
+            eprintln!("{peer} refused: descriptor {} is beyond select's limit", stream.as_raw_fd());
+            continue;
+        }
+        let connection = Connection::new(peer, site.clone(), settings);
+        let mut session = Session { stream, peer, connection, interest: (true, false) };
+        // Its request is already here (defer_accept): give it a turn now, rather than wait
+        // for select to say so.
+        if handle_connection(&mut session, buffer, settings) {
+            sessions.insert(session);
+        }
+    }
+}
+
+/// Closes the connections whose deadline has passed, and returns the next deadline.
+///
+/// A connection halfway through a request gets a 408 if its send buffer has room; an idle
+/// one is simply closed. Deadlines only move later, so the earliest one found here is the
+/// next moment anything can expire.
+fn close_expired(
+    sessions: &mut Slab<Session>,
+    now: Instant,
+    buffer: &mut [u8],
+    settings: Settings,
+) -> Option<Instant> {
+    sessions.retain(|_, session| {
+        if session.connection.deadline() > now {
+            return true;
+        }
+        session.connection.timed_out();
+        handle_connection(session, buffer, settings)
+    });
+    sessions.iter().map(|(_, session)| session.connection.deadline()).min()
+}
+
+impl Session {
+    /// Remembers what this connection waits for next: readable while it waits for a request,
+    /// writable only while a response is stuck behind a full send buffer. (Asking for writable
+    /// all the time would wake the loop at once, every time: a socket is almost always
+    /// writable.) With select there is nothing to register: the next call asks again.
+    fn watch(&mut self) -> io::Result<()> {
+        self.interest = (self.connection.wants_read(), self.connection.wants_write());
+        Ok(())
+    }
+}
+
+/// Hands select(2) a set of sockets to watch for reading and one for writing (the listener
+/// too, unless accepting is paused), sleeps until one is ready or `timeout` passes, and
+/// returns the keys of the ready ones. The sets are bitmaps indexed by descriptor number,
+/// copied into the kernel and back on every call, and the kernel looks at every bit up to the
+/// highest descriptor: O(highest descriptor) per wake-up.
+fn select_all(
+    listener: &TcpListener,
+    accepting: bool,
+    sessions: &Slab<Session>,
+    timeout: Option<Duration>,
+) -> io::Result<Vec<usize>> {
+    let (mut readable, mut writable) = (FdSet::new(), FdSet::new());
+    let mut watched = Vec::with_capacity(sessions.len() + 1);
+    if accepting {
+        readable.insert(listener.as_fd());
+        watched.push((listener.as_fd(), LISTENER));
+    }
+    for (key, session) in sessions {
+        let (read, write) = session.interest;
+        // Every descriptor here is below FD_SETSIZE: accept_all refused the others.
+        if read {
+            readable.insert(session.stream.as_fd());
+        }
+        if write {
+            writable.insert(session.stream.as_fd());
+        }
+        watched.push((session.stream.as_fd(), key));
+    }
+    let mut timeout = timeout
+        .map(|timeout| TimeVal::new(timeout.as_secs() as _, timeout.subsec_micros().max(1) as _));
+    // The first argument is one more than the highest descriptor: the part of the bitmaps the
+    // kernel reads (None: select works it out from the sets).
+    match select(None, &mut readable, &mut writable, None, timeout.as_mut()) {
+        Ok(_) => {}
+        // A signal arrived: nothing is ready, the loop comes back.
+        Err(Errno::EINTR) => return Ok(Vec::new()),
+        Err(error) => return Err(error.into()),
+    }
+    let ready = |fd| readable.contains(fd) || writable.contains(fd);
+    Ok(watched.into_iter().filter(|(fd, _)| ready(*fd)).map(|(_, key)| key).collect())
+}
