@@ -13,6 +13,8 @@ pub struct IdleReport {
     pub rss_per_connection_kib: f64,
     /// Median time for a new connection's request while the others are held.
     pub fresh_request: Duration,
+    /// Percent of one core the server used over a second of holding them, no request sent.
+    pub held_cpu_percent: f64,
 }
 
 const REQUEST: &[u8] = b"GET /tiny.html HTTP/1.1\r\nHost: bench\r\n\r\n";
@@ -24,6 +26,7 @@ pub fn measure(
     address: SocketAddr,
     count: usize,
     rss_kib: impl Fn() -> u64,
+    cpu_time: impl Fn() -> Duration,
 ) -> io::Result<IdleReport> {
     let before = rss_kib();
     let mut held = Vec::with_capacity(count);
@@ -39,7 +42,10 @@ pub fn measure(
     for stream in &mut held {
         read_response(stream)?;
     }
+    std::thread::sleep(Duration::from_millis(500));
+    let cpu_before = cpu_time();
     std::thread::sleep(Duration::from_secs(1));
+    let held_cpu_percent = (cpu_time() - cpu_before).as_secs_f64() * 100.0;
     let after = rss_kib();
 
     let mut times = Vec::new();
@@ -58,6 +64,7 @@ pub fn measure(
         connections: count,
         rss_per_connection_kib: after.saturating_sub(before) as f64 / count as f64,
         fresh_request: times[times.len() / 2],
+        held_cpu_percent,
     })
 }
 

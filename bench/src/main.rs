@@ -25,7 +25,7 @@ use std::time::Duration;
 use clap::Parser;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
-use report::{IdleRow, Row, median};
+use report::{IdleRow, Row, ScalingRow, median};
 use server::Target;
 use testkit::{STAGES, Stage};
 
@@ -57,6 +57,16 @@ const WORKLOADS: [Workload; 9] = [
     Workload { pipeline: true, ..workload("pipeline-50", "/tiny.html", 50) },
     Workload { idle: true, ..workload("idle-10k", "/tiny.html", 10_000) },
 ];
+
+/// stage07 waiting with select(2) and poll(2) instead of epoll (its examples), measured beside
+/// it: under keep-alive load, and holding more and more idle connections.
+const VARIANTS: [&str; 2] = ["poll", "select"];
+
+/// The workloads the variants run: keep-alive load, where only the cost of waiting differs.
+const VARIANT_WORKLOADS: [&str; 2] = ["small-50", "small-500"];
+
+/// The idle connections held, one count after the other, for the scaling table.
+const SCALING: [usize; 3] = [100, 1_000, 10_000];
 
 /// Whether a workload fits what a stage can do. A stage that answers hello world to anything
 /// (stage01) gets only the small page's workloads, whose response is the same size. A stage
@@ -179,6 +189,15 @@ fn run(args: &Args) -> io::Result<()> {
         .iter()
         .map(|stage| (stage.name.to_string(), binaries.join(stage.name), Some(*stage)))
         .collect();
+    // stage07's select and poll variants, right after it.
+    if let Some(position) = targets.iter().position(|(name, _, _)| name == "stage07_epoll") {
+        let stage = targets[position].2;
+        for (offset, variant) in VARIANTS.iter().enumerate() {
+            let binary = binaries.join("examples").join(variant);
+            targets
+                .insert(position + 1 + offset, (format!("stage07_epoll/{variant}"), binary, stage));
+        }
+    }
     match &nginx {
         Some(path) => targets.push(("nginx".into(), path.clone(), None)),
         None => eprintln!("nginx not found: no reference row (apt-get install nginx to add one)"),
@@ -186,6 +205,7 @@ fn run(args: &Args) -> io::Result<()> {
 
     let mut rows = Vec::new();
     let mut idle_rows = Vec::new();
+    let mut scaling_rows = Vec::new();
     for (index, (name, binary, stage)) in targets.iter().enumerate() {
         let start = || match stage {
             Some(_) => Target::stage(binary, root.path()),
@@ -211,12 +231,19 @@ fn run(args: &Args) -> io::Result<()> {
         wrk::run(&warm_up, |command| server::pin(command, 1))?;
 
         let mut held = None;
-        for workload in workloads.iter().filter(|workload| applies(*stage, workload)) {
+        let variant = name.contains('/');
+        let fits = |workload: &&Workload| {
+            applies(*stage, workload) && (!variant || VARIANT_WORKLOADS.contains(&workload.name))
+        };
+        for workload in workloads.iter().filter(fits) {
             if workload.idle {
                 progress(&format!("{idle_connections} idle connections"));
-                let report = idle::measure(server.address(), idle_connections, || {
-                    server.server().rss_kib()
-                })?;
+                let report = idle::measure(
+                    server.address(),
+                    idle_connections,
+                    || server.server().rss_kib(),
+                    || server.cpu_time(),
+                )?;
                 held =
                     Some((report.connections, report.rss_per_connection_kib, report.fresh_request));
                 continue;
@@ -262,7 +289,29 @@ fn run(args: &Args) -> io::Result<()> {
                 ),
             });
         }
-        idle_rows.push(IdleRow { target: name.clone(), idle_cpu_percent, held });
+        if !variant {
+            idle_rows.push(IdleRow { target: name.clone(), idle_cpu_percent, held });
+        }
+        // The cost of waiting as idle connections grow: stage06 asks every one of them on
+        // every pass, select and poll hand them all to the kernel on every wake-up, epoll not.
+        let scales = variant || matches!(name.as_str(), "stage06_nonblocking" | "stage07_epoll");
+        if scales && chosen("idle-10k") {
+            let mut points = Vec::new();
+            for count in SCALING.into_iter().filter(|count| *count <= idle_connections) {
+                progress(&format!("scaling: {count} idle connections"));
+                let report = idle::measure(
+                    server.address(),
+                    count,
+                    || server.server().rss_kib(),
+                    || server.cpu_time(),
+                );
+                // select cannot hold descriptors past 1023: those connections are refused.
+                points.push((count, report.ok().map(|r| (r.held_cpu_percent, r.fresh_request))));
+                // Let the server close the connections just dropped before the next count.
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            scaling_rows.push(ScalingRow { target: name.clone(), points });
+        }
     }
     // Group the table by workload, servers in stage order within each.
     rows.sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
@@ -276,7 +325,17 @@ fn run(args: &Args) -> io::Result<()> {
         settings.push_str("\n\n");
         settings.push_str(server::NGINX_SETTINGS);
     }
-    let markdown = report::markdown(&rows, &idle_rows, &machine, &settings);
+    let mut markdown = report::markdown(&rows, &idle_rows, &machine, &settings);
+    if !scaling_rows.is_empty() {
+        markdown.push_str(
+            "\nHolding more and more idle keep-alive connections (each had one request answered): \
+             the CPU the server used over a second of holding them, and the median time of a \
+             fresh request meanwhile. `stage07_epoll/select` and `/poll` are stage07's examples \
+             waiting with select(2) and poll(2); select refuses connections past descriptor \
+             1023 (`-`).\n",
+        );
+        markdown.push_str(&report::scaling_markdown(&scaling_rows));
+    }
     println!("{markdown}");
     let out_dir = if args.quick {
         workspace.join("target/bench-quick")
@@ -297,6 +356,10 @@ fn build(workspace: &Path, stages: &[&Stage]) -> io::Result<PathBuf> {
     command.current_dir(workspace).args(["build", "--release", "--quiet"]);
     for stage in stages {
         command.args(["-p", stage.name]);
+    }
+    if stages.iter().any(|stage| stage.name == "stage07_epoll") {
+        // The select and poll variants are stage07's examples.
+        command.args(["--examples"]);
     }
     if !command.status()?.success() {
         return Err(io::Error::other("building the stages failed"));

@@ -35,6 +35,41 @@ pub struct IdleRow {
     pub held: Option<(usize, f64, Duration)>,
 }
 
+/// What holding more and more idle connections does to a server: for each count, the CPU it
+/// uses meanwhile and the time a fresh request takes (`None` where it could not hold them).
+#[derive(Debug, Clone)]
+pub struct ScalingRow {
+    /// The server's name.
+    pub target: String,
+    /// (connections held, percent of a core used while holding them, fresh request time).
+    pub points: Vec<(usize, Option<(f64, Duration)>)>,
+}
+
+/// The idle-scaling table, in Markdown (empty when nothing was measured).
+pub fn scaling_markdown(rows: &[ScalingRow]) -> String {
+    let mut out = String::new();
+    let Some(first) = rows.first() else { return out };
+    let counts: Vec<usize> = first.points.iter().map(|(count, _)| *count).collect();
+    let _ = write!(out, "\n| server |");
+    for count in &counts {
+        let _ = write!(out, " CPU, {count} idle | fresh request, {count} idle |");
+    }
+    let _ = writeln!(out, "\n|---|{}", "---:|---:|".repeat(counts.len()));
+    for row in rows {
+        let _ = write!(out, "| {} |", row.target);
+        for (_, point) in &row.points {
+            match point {
+                Some((cpu, fresh)) => {
+                    let _ = write!(out, " {cpu:.1}% | {} |", show(*fresh));
+                }
+                None => out.push_str(" - | - |"),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The median of some values (the middle one; the lower middle for an even count).
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

@@ -36,24 +36,51 @@ struct Idle {
     fresh_request: String,
 }
 
+/// One row of the idle-scaling table: the server, then its cells as printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scaling {
+    server: String,
+    cells: Vec<String>,
+}
+
+/// The three tables of the results.
+#[derive(Debug, Default)]
+struct Results {
+    loads: Vec<Load>,
+    idles: Vec<Idle>,
+    /// The scaling table's header cells, and its rows.
+    scaling_header: Vec<String>,
+    scalings: Vec<Scaling>,
+}
+
 /// The cells of a Markdown table row, or `None` for a line that is not one.
 fn cells(line: &str) -> Option<Vec<&str>> {
     let inner = line.trim().strip_prefix('|')?.strip_suffix('|')?;
     Some(inner.split('|').map(str::trim).collect())
 }
 
-/// The two tables of the results: load rows (10 columns) and idle rows (5 columns).
-fn parse(results: &str) -> (Vec<Load>, Vec<Idle>) {
-    let (mut loads, mut idles) = (Vec::new(), Vec::new());
-    for row in results.lines().filter_map(cells) {
-        // Header and separator rows are not measurements.
-        if row.first().is_some_and(|cell| *cell == "workload" || *cell == "server")
-            || row.iter().all(|cell| cell.starts_with("-") || cell.starts_with("---"))
-        {
+/// The tables of the results, each row told apart by the header of its table.
+fn parse(text: &str) -> Results {
+    let mut results = Results::default();
+    let mut header: Vec<String> = Vec::new();
+    for row in text.lines().filter_map(cells) {
+        if row.first().is_some_and(|cell| *cell == "workload" || *cell == "server") {
+            header = row.iter().map(|cell| cell.to_string()).collect();
+            continue;
+        }
+        // Separator rows are not measurements.
+        if row.iter().all(|cell| cell.starts_with("---")) {
+            continue;
+        }
+        if header.get(1).is_some_and(|cell| cell.starts_with("CPU, ")) {
+            let Some((server, rest)) = row.split_first() else { continue };
+            results.scaling_header = header.clone();
+            let cells = rest.iter().map(|cell| cell.to_string()).collect();
+            results.scalings.push(Scaling { server: server.to_string(), cells });
             continue;
         }
         match row.as_slice() {
-            [workload, server, rps, _, _, p99, _, cpu, _, rss] => loads.push(Load {
+            [workload, server, rps, _, _, p99, _, cpu, _, rss] => results.loads.push(Load {
                 workload: workload.to_string(),
                 server: server.to_string(),
                 requests_per_second: rps.to_string(),
@@ -61,7 +88,7 @@ fn parse(results: &str) -> (Vec<Load>, Vec<Idle>) {
                 cpu_per_request: cpu.to_string(),
                 peak_rss: rss.to_string(),
             }),
-            [server, idle_cpu, _, per_connection, fresh] => idles.push(Idle {
+            [server, idle_cpu, _, per_connection, fresh] => results.idles.push(Idle {
                 server: server.to_string(),
                 idle_cpu: idle_cpu.to_string(),
                 per_connection: per_connection.to_string(),
@@ -70,27 +97,36 @@ fn parse(results: &str) -> (Vec<Load>, Vec<Idle>) {
             _ => {}
         }
     }
-    (loads, idles)
+    results
 }
 
-/// The measurements a lesson shows: its stage beside the one before it (if any) and nginx, on
-/// every workload the stage ran; then what idle connections cost them. Empty when the results
-/// hold nothing for the stage.
+/// The measurements a lesson shows: its stage beside the one before it (if any), its own
+/// variants (stage07's select and poll) and nginx, on every workload the stage ran; what idle
+/// connections cost them; and, for the stages in it, the idle-scaling table. Empty when the
+/// results hold nothing for the stage.
 pub fn block(stage: &str, results: &str) -> String {
-    let (loads, idles) = parse(results);
+    let results = parse(results);
     let index = STAGES.iter().position(|known| known.name == stage);
     let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
-    let servers: Vec<&str> = previous.into_iter().chain([stage, "nginx"]).collect();
-    let mut out = String::new();
-    let workloads: Vec<&str> = {
-        let mut seen: Vec<&str> = Vec::new();
-        for load in loads.iter().filter(|load| load.server == stage) {
-            if !seen.contains(&load.workload.as_str()) {
-                seen.push(&load.workload);
-            }
+    let mut variants: Vec<&str> = Vec::new();
+    let named = results.loads.iter().map(|load| &load.server);
+    for server in named.chain(results.scalings.iter().map(|row| &row.server)) {
+        let is_variant = server.strip_prefix(stage).is_some_and(|rest| rest.starts_with('/'));
+        if is_variant && !variants.contains(&server.as_str()) {
+            variants.push(server);
         }
-        seen
-    };
+    }
+    let servers: Vec<&str> =
+        previous.into_iter().chain([stage]).chain(variants).chain(["nginx"]).collect();
+    let bold = |server: &str| if server == stage { format!("**{server}**") } else { server.into() };
+
+    let mut out = String::new();
+    let mut workloads: Vec<&str> = Vec::new();
+    for load in results.loads.iter().filter(|load| load.server == stage) {
+        if !workloads.contains(&load.workload.as_str()) {
+            workloads.push(&load.workload);
+        }
+    }
     if workloads.is_empty() {
         return out;
     }
@@ -98,14 +134,17 @@ pub fn block(stage: &str, results: &str) -> String {
     out.push_str("|---|---|---:|---:|---:|---:|\n");
     for workload in &workloads {
         for server in &servers {
-            let found = loads.iter().find(|l| l.workload == *workload && l.server == *server);
+            let found =
+                results.loads.iter().find(|l| l.workload == *workload && l.server == *server);
             if let Some(load) = found {
-                let name =
-                    if *server == stage { format!("**{server}**") } else { server.to_string() };
                 let _ = writeln!(
                     out,
-                    "| {workload} | {name} | {} | {} | {} | {} |",
-                    load.requests_per_second, load.p99, load.cpu_per_request, load.peak_rss
+                    "| {workload} | {} | {} | {} | {} | {} |",
+                    bold(server),
+                    load.requests_per_second,
+                    load.p99,
+                    load.cpu_per_request,
+                    load.peak_rss
                 );
             }
         }
@@ -115,13 +154,24 @@ pub fn block(stage: &str, results: &str) -> String {
     );
     out.push_str("|---|---:|---:|---:|\n");
     for server in &servers {
-        if let Some(idle) = idles.iter().find(|idle| idle.server == *server) {
-            let name = if *server == stage { format!("**{server}**") } else { server.to_string() };
+        if let Some(idle) = results.idles.iter().find(|idle| idle.server == *server) {
             let _ = writeln!(
                 out,
-                "| {name} | {} | {} | {} |",
-                idle.idle_cpu, idle.per_connection, idle.fresh_request
+                "| {} | {} | {} | {} |",
+                bold(server),
+                idle.idle_cpu,
+                idle.per_connection,
+                idle.fresh_request
             );
+        }
+    }
+    let scaled: Vec<&Scaling> =
+        results.scalings.iter().filter(|row| servers.contains(&row.server.as_str())).collect();
+    if scaled.iter().any(|row| row.server == stage) {
+        let _ = writeln!(out, "\n| {} |", results.scaling_header.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(results.scaling_header.len() - 1));
+        for row in scaled {
+            let _ = writeln!(out, "| {} | {} |", bold(&row.server), row.cells.join(" | "));
         }
     }
     out
@@ -170,6 +220,12 @@ mod tests {
 | stage06_nonblocking | 3.2% | 10000 | 0.19 KiB | 5642 us |
 | stage07_epoll | 0.0% | 10000 | 0.21 KiB | 31 us |
 | nginx | 0.4% | 10000 | 0.50 KiB | 60 us |
+
+| server | CPU, 100 idle | fresh request, 100 idle |
+|---|---:|---:|
+| stage06_nonblocking | 9.0% | 62 us |
+| stage07_epoll | 0.0% | 27 us |
+| stage07_epoll/select | 0.0% | 81 us |
 ";
 
     #[test]
@@ -184,6 +240,22 @@ mod tests {
         assert!(block.contains("| small-50 | nginx | 118311 | 545 us | 8.42 | 33.6 MiB |"));
         assert!(!block.contains("stage05"), "only the stage before");
         assert!(block.contains("| **stage07_epoll** | 0.0% | 0.21 KiB | 31 us |"));
+        assert!(block.contains("| server | CPU, 100 idle | fresh request, 100 idle |"));
+        assert!(block.contains("| stage07_epoll/select | 0.0% | 81 us |"), "{block}");
+        assert!(block.contains("| stage06_nonblocking | 9.0% | 62 us |"));
+    }
+
+    #[test]
+    fn variants_follow_their_stage() {
+        let results = RESULTS_SAMPLE.replace(
+            "| small-50 | nginx |",
+            "| small-50 | stage07_epoll/poll | 5 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n| small-50 | nginx |",
+        );
+        let block = block("stage07_epoll", &results);
+        let stage = block.find("**stage07_epoll** | 162239").unwrap();
+        let poll = block.find("stage07_epoll/poll | 5 |").expect("the variant is shown");
+        assert!(stage < poll && poll < block.find("| small-50 | nginx").unwrap());
+        assert!(!self::block("stage06_nonblocking", &results).contains("/poll"));
     }
 
     #[test]
