@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 use similar::{ChangeTag, TextDiff};
 
+pub mod markers;
 pub mod measured;
 pub mod transcripts;
 

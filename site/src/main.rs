@@ -41,11 +41,12 @@ fn pages(workspace: &std::path::Path) -> io::Result<()> {
         let path = workspace.join(stage).join("README.md");
         let readme = fs::read_to_string(&path)?;
         let block = site::measured::readme_block(stage, &results);
-        if let Some(updated) = site::measured::replace_block(&readme, &block) {
-            if updated != readme {
-                fs::write(&path, updated)?;
-                println!("updated {stage}/README.md (measured)");
-            }
+        let updated = site::measured::MARKERS
+            .replace_block(&readme, &block)
+            .map_err(|error| io::Error::other(format!("{stage}/README.md: {error}")))?;
+        if updated != readme {
+            fs::write(&path, updated)?;
+            println!("updated {stage}/README.md (measured)");
         }
     }
     let out = workspace.join("www/course");

@@ -33,10 +33,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-/// The line that opens a README's generated excerpt (the rest of that line is free text).
-pub const BEGIN: &str = "<!-- strace:begin";
-/// The line that closes it.
-pub const END: &str = "<!-- strace:end -->";
+use crate::markers::Markers;
+
+/// The marker lines around a README's generated excerpt.
+pub const MARKERS: Markers = Markers { begin: "<!-- strace:begin", end: "<!-- strace:end -->" };
 
 /// The command that writes the excerpts, as the READMEs and errors name it.
 pub const COMMAND: &str = "cargo run -p site -- transcripts";
@@ -319,7 +319,8 @@ pub fn run(workspace: &Path) -> Result<Vec<String>, String> {
         let readme_file = workspace.join(stage).join("README.md");
         let readme = fs::read_to_string(&readme_file)
             .map_err(|error| format!("cannot read {stage}/README.md: {error}"))?;
-        let updated = replace_block(&readme, &readme_block(stage, &excerpt))
+        let updated = MARKERS
+            .replace_block(&readme, &readme_block(stage, &excerpt))
             .map_err(|error| format!("{stage}/README.md: {error}"))?;
         if updated != readme {
             fs::write(&readme_file, updated)
@@ -489,45 +490,6 @@ pub fn readme_block(stage: &str, excerpt: &str) -> String {
         "`strace -f ./target/debug/{stage} --quiet{flags}`, then one request for {path} \
          (`{COMMAND}` wrote this):\n\n```text\n{excerpt}```\n"
     )
-}
-
-/// The text between the marker lines of `readme`.
-///
-/// # Errors
-///
-/// When a marker line is missing.
-pub fn block(readme: &str) -> Result<&str, String> {
-    let (start, end) = block_range(readme)?;
-    Ok(&readme[start..end])
-}
-
-/// `readme` with the text between its marker lines replaced by `block`.
-///
-/// # Errors
-///
-/// When a marker line is missing.
-pub fn replace_block(readme: &str, block: &str) -> Result<String, String> {
-    let (start, end) = block_range(readme)?;
-    Ok(format!("{}{block}{}", &readme[..start], &readme[end..]))
-}
-
-/// Byte range of the block: from the line after the begin marker to the start of the end
-/// marker's line.
-fn block_range(readme: &str) -> Result<(usize, usize), String> {
-    let mut offset = 0;
-    let mut start = None;
-    for line in readme.split_inclusive('\n') {
-        if start.is_none() && line.starts_with(BEGIN) {
-            start = Some(offset + line.len());
-        } else if let (Some(start), true) = (start, line.trim_end() == END) {
-            return Ok((start, offset));
-        }
-        offset += line.len();
-    }
-    Err(match start {
-        None => format!("no `{BEGIN} ... -->` line"),
-        Some(_) => format!("no `{END}` line after the begin marker"),
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1764,16 +1726,5 @@ mod tests {
     fn a_missing_binary_asks_for_cargo_build() {
         let error = record(Path::new("/nonexistent"), "stage01_hello").unwrap_err();
         assert_eq!(error, "target/debug/stage01_hello is missing: run `cargo build` first");
-    }
-
-    #[test]
-    fn the_block_between_the_markers_is_replaced_and_nothing_else() {
-        let readme = "intro\n<!-- strace:begin (x) -->\nold\n<!-- strace:end -->\nafter\n";
-        assert_eq!(block(readme).unwrap(), "old\n");
-        assert_eq!(
-            replace_block(readme, "new\n").unwrap(),
-            "intro\n<!-- strace:begin (x) -->\nnew\n<!-- strace:end -->\nafter\n"
-        );
-        assert!(block("no markers\n").is_err());
     }
 }

@@ -28,8 +28,9 @@ fn measured_blocks_match_the_bench_results() {
     let results = fs::read_to_string(workspace.join(site::measured::RESULTS)).unwrap();
     for stage in site::STAGES.map(|stage| stage.name) {
         let readme = fs::read_to_string(workspace.join(stage).join("README.md")).unwrap();
-        let current = site::measured::current_block(&readme)
-            .unwrap_or_else(|| panic!("{stage}/README.md has no measured block"));
+        let current = site::measured::MARKERS
+            .block(&readme)
+            .unwrap_or_else(|error| panic!("{stage}/README.md: {error}"));
         assert!(
             current == site::measured::readme_block(stage, &results),
             "{stage}/README.md's measured block is stale: run `cargo run -p site`"

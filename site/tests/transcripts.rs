@@ -16,7 +16,8 @@ fn readme_excerpts_are_the_recorded_transcripts() {
         });
         let readme = fs::read_to_string(workspace.join(stage).join("README.md"))
             .expect("every stage has a README.md");
-        let block = transcripts::block(&readme)
+        let block = transcripts::MARKERS
+            .block(&readme)
             .unwrap_or_else(|error| panic!("{stage}/README.md: {error}"));
         assert!(
             block == transcripts::readme_block(stage, &excerpt),
