@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use stages::{STAGES, Stage, stage};
@@ -266,6 +266,11 @@ impl Server {
             .find_map(|line| line.strip_prefix(name))
             .and_then(|value| value.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// The server's stderr, for a server spawned with it piped (once; `None` after that).
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.child.stderr.take()
     }
 
     /// Whether the process is still running (not exited, not killed).

@@ -13,7 +13,7 @@
 //! | [`out_of_descriptors`] | more clients than file descriptors: no crash, no spin, all served |
 //! | [`command_line`] | `--help`, `--version`, the access log and `--quiet`, start-up errors |
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -596,25 +596,18 @@ pub fn command_line(binary: &str, name: &str) {
 /// logged on stderr.
 fn log_of_one_request(binary: &str, extra: &[&str]) -> String {
     let fixture = Fixture::new();
-    let mut child = Command::new(binary)
-        .args(["--port", "0", "--root"])
-        .arg(fixture.root())
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let address = line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap();
-    let mut client = Client::connect(address);
+    let mut command = Command::new(binary);
+    command.args(["--port", "0", "--root"]).arg(fixture.root()).args(extra).stderr(Stdio::piped());
+    let mut server = Server::spawn(command).unwrap();
+    let mut stderr = server.take_stderr().expect("stderr is piped");
+    let mut client = server.connect();
     client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(client.response().status, 200);
     drop(client);
     std::thread::sleep(Duration::from_millis(200));
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Dropping the server kills it, which closes its end of the pipe.
+    drop(server);
     let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    stderr.read_to_string(&mut log).unwrap();
     log
 }
