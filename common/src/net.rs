@@ -17,10 +17,9 @@ use crate::config::Config;
 /// `TcpListener::bind` asks for; Linux caps it at `net.core.somaxconn`.
 pub const LISTEN_BACKLOG: i32 = 128;
 
-/// Makes the listening socket on `--host` and `--port` (socket, setsockopt, bind, listen
-/// with `--backlog`),
-/// and prints `listening on http://HOST:PORT`: the first line on stdout, with the real port,
-/// which tests and scripts read (`--port 0` lets the kernel pick one).
+/// Makes the listening socket on `--host` and `--port` (socket, setsockopt, bind, listen with
+/// `--backlog`), and prints `listening on http://HOST:PORT`: the first line on stdout, with the
+/// real port, which tests and scripts read (`--port 0` lets the kernel pick one).
 ///
 /// Built by hand (with socket2) rather than by `TcpListener::bind`, to set two options first:
 /// - `SO_REUSEADDR`, so a restarted server is not refused because of old connections of its
