@@ -114,13 +114,9 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    fn parse_from(args: &[&str]) -> Config {
-        Config::parse_from(args)
-    }
-
     #[test]
     fn defaults() {
-        let config = parse_from(&["stage"]);
+        let config = Config::parse_from(["stage"]);
         assert_eq!((config.host.as_str(), config.quiet), ("127.0.0.1", false));
         assert!(config.root.join("index.html").exists(), "the default root is www/");
         assert!(!config.root.to_string_lossy().contains(".."), "{}", config.root.display());
@@ -130,7 +126,7 @@ mod tests {
 
     #[test]
     fn flags() {
-        let config = parse_from(&[
+        let config = Config::parse_from([
             "stage",
             "--port",
             "0",
