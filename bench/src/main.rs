@@ -230,7 +230,7 @@ fn run(args: &Args) -> io::Result<()> {
         };
         wrk::run(&warm_up, |command| server::pin(command, 1))?;
 
-        let mut held = None;
+        let mut held: Option<idle::IdleReport> = None;
         let variant = name.contains('/');
         let fits = |workload: &&Workload| {
             applies(*stage, workload) && (!variant || VARIANT_WORKLOADS.contains(&workload.name))
@@ -244,8 +244,7 @@ fn run(args: &Args) -> io::Result<()> {
                     || server.server().rss_kib(),
                     || server.cpu_time(),
                 )?;
-                held =
-                    Some((report.connections, report.rss_per_connection_kib, report.fresh_request));
+                held = Some(report);
                 continue;
             }
             let load = wrk::Load {
@@ -290,6 +289,7 @@ fn run(args: &Args) -> io::Result<()> {
             });
         }
         if !variant {
+            let held = held.map(|r| (r.connections, r.rss_per_connection_kib, r.fresh_request));
             idle_rows.push(IdleRow { target: name.clone(), idle_cpu_percent, held });
         }
         // The cost of waiting as idle connections grow: stage06 asks every one of them on
@@ -298,17 +298,24 @@ fn run(args: &Args) -> io::Result<()> {
         if scales && chosen("idle-10k") {
             let mut points = Vec::new();
             for count in SCALING.into_iter().filter(|count| *count <= idle_connections) {
-                progress(&format!("scaling: {count} idle connections"));
-                let report = idle::measure(
-                    server.address(),
-                    count,
-                    || server.server().rss_kib(),
-                    || server.cpu_time(),
-                );
+                // The idle table's measurement serves for its count: it is the same one.
+                let report = match held {
+                    Some(report) if report.connections == count => Ok(report),
+                    _ => {
+                        progress(&format!("scaling: {count} idle connections"));
+                        let report = idle::measure(
+                            server.address(),
+                            count,
+                            || server.server().rss_kib(),
+                            || server.cpu_time(),
+                        );
+                        // Let the server close the connections just dropped before the next.
+                        std::thread::sleep(Duration::from_secs(1));
+                        report
+                    }
+                };
                 // select cannot hold descriptors past 1023: those connections are refused.
                 points.push((count, report.ok().map(|r| (r.held_cpu_percent, r.fresh_request))));
-                // Let the server close the connections just dropped before the next count.
-                std::thread::sleep(Duration::from_secs(1));
             }
             scaling_rows.push(ScalingRow { target: name.clone(), points });
         }
