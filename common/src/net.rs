@@ -34,7 +34,39 @@ pub const LISTEN_BACKLOG: i32 = 128;
 /// When the address cannot be bound; the message says what to do (most often: another server
 /// has the port, so pick another `--port`).
 pub fn listen(config: &Config) -> io::Result<TcpListener> {
-    let (host, port) = (config.host.as_str(), config.port);
+    let listener = bind(config, config.port, false)?;
+    println!("listening on http://{}", listener.local_addr()?);
+    Ok(listener)
+}
+
+/// Makes `count` listening sockets on the same `--host` and `--port`, one per event loop, each
+/// with `SO_REUSEPORT` (Linux 3.9+): the kernel then spreads new connections between them by a
+/// hash of each connection's addresses and ports, and each socket has its own accept queue of
+/// `--backlog`. Otherwise as [`listen`]: the same options, the same one first line. With
+/// `--port 0` the first socket gets a free port from the kernel and the others bind that one.
+///
+/// A port held by a socket without `SO_REUSEPORT` (any other server) is busy, as for
+/// [`listen`]. A second copy of this server run by the same user is *not* refused: its sockets
+/// join the group, and the kernel shares connections between the two servers.
+///
+/// # Errors
+///
+/// As [`listen`].
+pub fn listen_reuseport(config: &Config, count: usize) -> io::Result<Vec<TcpListener>> {
+    let first = bind(config, config.port, true)?;
+    let port = first.local_addr()?.port();
+    let mut listeners = vec![first];
+    for _ in 1..count {
+        listeners.push(bind(config, port, true)?);
+    }
+    println!("listening on http://{}", listeners[0].local_addr()?);
+    Ok(listeners)
+}
+
+/// One listening socket on `--host` and `port`, with the options of [`listen`] (and
+/// `SO_REUSEPORT` when `reuse_port`); errors say which flag to change.
+fn bind(config: &Config, port: u16, reuse_port: bool) -> io::Result<TcpListener> {
+    let host = config.host.as_str();
     let failed = |error: io::Error| {
         let message = if error.kind() == io::ErrorKind::AddrInUse {
             format!("{host}:{port} is already in use; stop the other server or pick another --port")
@@ -49,11 +81,12 @@ pub fn listen(config: &Config) -> io::Result<TcpListener> {
         .map_err(failed)?;
     let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_tcp_nodelay(true)?;
     socket.bind(&address.into()).and_then(|()| socket.listen(config.backlog)).map_err(failed)?;
-    let listener = TcpListener::from(socket);
-    println!("listening on http://{}", listener.local_addr()?);
-    Ok(listener)
+    Ok(TcpListener::from(socket))
 }
 
 /// Accepts a connection as a non-blocking socket from the start: `accept4` with
@@ -141,6 +174,19 @@ mod tests {
     fn a_busy_port_is_an_error_naming_the_flag() {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let error = listen(&config(taken.local_addr().unwrap().port())).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+        assert!(error.to_string().ends_with("pick another --port"), "{error}");
+    }
+
+    #[test]
+    fn reuseport_listeners_share_one_port_and_a_plain_socket_still_makes_it_busy() {
+        let listeners = listen_reuseport(&config(0), 3).unwrap();
+        let port = listeners[0].local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        assert!(listeners.iter().all(|listener| listener.local_addr().unwrap().port() == port));
+
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let error = listen_reuseport(&config(taken.local_addr().unwrap().port()), 2).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
         assert!(error.to_string().ends_with("pick another --port"), "{error}");
     }

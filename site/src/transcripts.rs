@@ -139,8 +139,8 @@ const COMMON_NOTES: &[Note] = &[
     note(&["epoll_ctl(", "EPOLL_CTL_DEL"], "stop watching it"),
 ];
 
-/// The seven plans, in the order of [`crate::STAGES`].
-const PLANS: [Plan; 7] = [
+/// The plans, in the order of [`crate::STAGES`].
+const PLANS: [Plan; crate::STAGES.len()] = [
     Plan {
         stage: "stage01_hello",
         flags: &[],
@@ -266,6 +266,24 @@ const PLANS: [Plan; 7] = [
             note(&["epoll_pwait(", "18446744073709551614"], "listener readable"),
             note(&["epoll_ctl(", "EPOLL_CTL_ADD"], "watch it as key 0"),
             note(&["epoll_pwait(", "u64=0}"], "key 0 is readable"),
+            note(&["epoll_pwait(", "<unfinished"], "asleep until the next event"),
+        ],
+    },
+    Plan {
+        stage: "stage08_reuseport",
+        flags: &["--workers", "2"],
+        path: "/style.css",
+        from_socket: true,
+        lead: 0,
+        lead_calls: &[],
+        lead_note: None,
+        late_request: None,
+        tail: None,
+        futex: Futex::Hidden,
+        may_ticks: false,
+        notes: &[
+            note(&["SO_REUSEPORT"], "share the port with the other workers"),
+            note(&["epoll_pwait(", "18446744073709551614"], "listener readable"),
             note(&["epoll_pwait(", "<unfinished"], "asleep until the next event"),
         ],
     },

@@ -20,10 +20,13 @@ pub struct Stage {
     /// Can hold thousands of idle connections at little cost: not an iterative server, and
     /// not a process or a pool thread per connection.
     pub holds_idle_connections: bool,
+    /// Runs one event loop per worker (`--workers N`) to use every core: the bench measures it
+    /// with `--workers 1` on one core beside the others, and also on two cores.
+    pub loop_per_core: bool,
 }
 
 /// Every stage, in order.
-pub const STAGES: [Stage; 7] = [
+pub const STAGES: [Stage; 8] = [
     Stage {
         name: "stage01_hello",
         number: 1,
@@ -31,6 +34,7 @@ pub const STAGES: [Stage; 7] = [
         serves_files: false,
         keeps_alive: false,
         holds_idle_connections: false,
+        loop_per_core: false,
     },
     Stage {
         name: "stage02_static",
@@ -41,6 +45,7 @@ pub const STAGES: [Stage; 7] = [
         serves_files: true,
         keeps_alive: false,
         holds_idle_connections: false,
+        loop_per_core: false,
     },
     Stage {
         name: "stage03_fork",
@@ -51,6 +56,7 @@ pub const STAGES: [Stage; 7] = [
         serves_files: true,
         keeps_alive: true,
         holds_idle_connections: false,
+        loop_per_core: false,
     },
     Stage {
         name: "stage04_threads",
@@ -60,6 +66,7 @@ pub const STAGES: [Stage; 7] = [
         serves_files: true,
         keeps_alive: true,
         holds_idle_connections: false,
+        loop_per_core: false,
     },
     Stage {
         name: "stage05_coroutines",
@@ -70,6 +77,7 @@ pub const STAGES: [Stage; 7] = [
         serves_files: true,
         keeps_alive: true,
         holds_idle_connections: true,
+        loop_per_core: false,
     },
     Stage {
         name: "stage06_nonblocking",
@@ -80,6 +88,7 @@ pub const STAGES: [Stage; 7] = [
         serves_files: true,
         keeps_alive: true,
         holds_idle_connections: true,
+        loop_per_core: false,
     },
     Stage {
         name: "stage07_epoll",
@@ -90,6 +99,18 @@ pub const STAGES: [Stage; 7] = [
         serves_files: true,
         keeps_alive: true,
         holds_idle_connections: true,
+        loop_per_core: false,
+    },
+    Stage {
+        name: "stage08_reuseport",
+        number: 8,
+        idea: "More loops, not a new loop: a thread per core, each running stage07's event loop \
+               unchanged on a listening socket of its own. `SO_REUSEPORT` lets them all bind \
+               the same port, and the kernel spreads new connections between them.",
+        serves_files: true,
+        keeps_alive: true,
+        holds_idle_connections: true,
+        loop_per_core: true,
     },
 ];
 

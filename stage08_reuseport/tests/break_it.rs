@@ -1,0 +1,54 @@
+//! The classic mistake of stage08, an example beside the stage (`--example shared_listener`):
+//! the test shows the symptom with the mistake and not with the stage, and keeps the example
+//! a small diff of main.rs.
+
+use std::fs;
+
+use testkit::{Server, changed_lines, example, main_and_example};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_stage08_reuseport");
+
+/// How many times the server's threads went to sleep, all added up: each time a thread
+/// blocked in `epoll_wait` is woken and goes back to sleep counts one (`voluntary_ctxt_switches`
+/// in `/proc/PID/task/TID/status`).
+fn sleeps(pid: i32) -> u64 {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten();
+    let status = |task: fs::DirEntry| fs::read_to_string(task.path().join("status"));
+    tasks
+        .filter_map(|task| status(task).ok())
+        .filter_map(|status| {
+            let line = status.lines().find(|line| line.starts_with("voluntary_ctxt_switches:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// Wake-ups of the server's threads per new connection, with 4 workers: 100 clients, one after
+/// the other, each a connection with one request and `Connection: close`.
+fn wake_ups_per_connection(binary: &str) -> f64 {
+    let server = Server::start(binary, &["--workers", "4", "--timeout", "30"]);
+    let request = b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+    assert_eq!(server.request(request).status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let before = sleeps(server.pid().as_raw());
+    for _ in 0..100 {
+        assert_eq!(server.request(request).status, 200);
+    }
+    (sleeps(server.pid().as_raw()) - before) as f64 / 100.0
+}
+
+#[test]
+fn a_shared_listener_wakes_every_worker_for_each_connection() {
+    let herd = wake_ups_per_connection(&example("shared_listener"));
+    assert!(herd >= 2.0, "only {herd:.2} wake-ups per connection with a shared listener");
+    let own = wake_ups_per_connection(BINARY);
+    eprintln!("wake-ups per connection, 4 workers: shared listener {herd:.2}, stage08 {own:.2}");
+    assert!(own <= 1.5, "the stage woke {own:.2} times per connection");
+}
+
+#[test]
+fn the_mistake_stays_a_small_diff_of_main() {
+    let (main, broken) = main_and_example(env!("CARGO_MANIFEST_DIR"), "shared_listener");
+    let changed = changed_lines(&main, &broken);
+    assert!(changed <= 8, "shared_listener: {changed} lines differ from main.rs");
+}
