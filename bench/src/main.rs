@@ -65,6 +65,18 @@ const VARIANTS: [&str; 2] = ["poll", "select"];
 /// The workloads the variants run: keep-alive load, where only the cost of waiting differs.
 const VARIANT_WORKLOADS: [&str; 2] = ["small-50", "small-500"];
 
+/// The workloads of the two-core table: keep-alive load at two sizes and two counts, and
+/// connections that close.
+const TWO_CORE_WORKLOADS: [&str; 5] = ["small-50", "small-500", "4k-50", "4k-500", "close-50"];
+
+/// What the two-core table shows, printed above it.
+const TWO_CORE_NOTE: &str = "\nTwo cores: the server may run on both cores and so may wrk \
+    (`wrk -t2`, unpinned), so they compete for them, as a server and its clients would on one \
+    machine. The stages that run a loop per core have `--workers 2`; stage07 has its one loop; \
+    nginx has two worker processes and `listen ... reuseport` (and a master process, which \
+    does no work under load). CPU time counts every process and thread of the server. \
+    (Above, these stages ran with `--workers 1` on one core.)\n";
+
 /// The idle connections held, one count after the other, for the scaling table.
 const SCALING: [usize; 3] = [100, 1_000, 10_000];
 
@@ -208,8 +220,12 @@ fn run(args: &Args) -> io::Result<()> {
     let mut scaling_rows = Vec::new();
     for (index, (name, binary, stage)) in targets.iter().enumerate() {
         let start = || match stage {
-            Some(_) => Target::stage(binary, root.path()),
-            None => Target::nginx(binary, root.path()),
+            // One core, so one loop: the stages that could run more are told to run one.
+            Some(stage) if stage.loop_per_core => {
+                Target::stage(binary, root.path(), &["--workers", "1"], Some(0))
+            }
+            Some(_) => Target::stage(binary, root.path(), &[], Some(0)),
+            None => Target::nginx(binary, root.path(), 1, Some(0)),
         };
         let progress = |what: &str| eprintln!("[{}/{}] {name}: {what}", index + 1, targets.len());
 
@@ -227,8 +243,9 @@ fn run(args: &Args) -> io::Result<()> {
             duration: timing.warm_up,
             header: None,
             script: None,
+            threads: 1,
         };
-        wrk::run(&warm_up, |command| server::pin(command, 1))?;
+        wrk::run(&warm_up, |command| server::pin(command, Some(1)))?;
 
         let mut held: Option<idle::IdleReport> = None;
         let variant = name.contains('/');
@@ -248,45 +265,15 @@ fn run(args: &Args) -> io::Result<()> {
                 continue;
             }
             let load = wrk::Load {
+                threads: 1,
                 url: url(workload.path),
                 connections: workload.connections,
                 duration: timing.duration,
                 header: workload.close.then_some("Connection: close"),
                 script: workload.pipeline.then(|| script.display().to_string()),
             };
-            let mut runs = Vec::new();
-            for run in 1..=timing.runs {
-                progress(&format!("{} run {run}/{}", workload.name, timing.runs));
-                server.server().reset_peak();
-                let before = server.cpu_time();
-                let report = wrk::run(&load, |command| server::pin(command, 1))?;
-                // stage03's children exit after wrk closes; give them a moment to be reaped.
-                std::thread::sleep(Duration::from_millis(100));
-                let cpu = server.cpu_time() - before;
-                runs.push((report, cpu, server.server().peak_rss_kib()));
-            }
-            rows.push(Row {
-                workload: workload.name.into(),
-                target: name.clone(),
-                requests_per_second: median(
-                    runs.iter().map(|(r, _, _)| r.requests_per_second).collect(),
-                ),
-                p50: Duration::from_secs_f64(median(
-                    runs.iter().map(|(r, _, _)| r.p50.as_secs_f64()).collect(),
-                )),
-                p99: Duration::from_secs_f64(median(
-                    runs.iter().map(|(r, _, _)| r.p99.as_secs_f64()).collect(),
-                )),
-                errors: runs.iter().map(|(r, _, _)| r.errors).sum(),
-                cpu_per_request_us: median(
-                    runs.iter()
-                        .map(|(r, cpu, _)| cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64)
-                        .collect(),
-                ),
-                peak_rss_mib: median(
-                    runs.iter().map(|(_, _, peak)| *peak as f64 / 1024.0).collect(),
-                ),
-            });
+            let pin_wrk = |command: &mut Command| server::pin(command, Some(1));
+            rows.push(measure(&server, name, workload.name, &load, &timing, pin_wrk, progress)?);
         }
         if !variant {
             let held = held.map(|r| (r.connections, r.rss_per_connection_kib, r.fresh_request));
@@ -323,6 +310,51 @@ fn run(args: &Args) -> io::Result<()> {
     // Group the table by workload, servers in stage order within each.
     rows.sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
 
+    // Two cores: the stages that run a loop per core (`--workers 2`), stage07's one loop for
+    // comparison, and nginx with two workers, each allowed both cores, with wrk on both too.
+    let mut two_core_rows = Vec::new();
+    let two_core_workloads: Vec<&Workload> =
+        workloads.iter().filter(|workload| TWO_CORE_WORKLOADS.contains(&workload.name)).collect();
+    if stages.iter().any(|stage| stage.loop_per_core) && !two_core_workloads.is_empty() {
+        let mut two_core: Vec<(String, Option<&Stage>)> = stages
+            .iter()
+            .filter(|stage| stage.loop_per_core || stage.name == "stage07_epoll")
+            .map(|stage| (stage.name.to_string(), Some(*stage)))
+            .collect();
+        if nginx.is_some() {
+            two_core.push(("nginx".into(), None));
+        }
+        for (index, (name, stage)) in two_core.iter().enumerate() {
+            let progress = |what: &str| {
+                eprintln!("[two cores {}/{}] {name}: {what}", index + 1, two_core.len())
+            };
+            let server = match (stage, &nginx) {
+                (Some(stage), _) if stage.loop_per_core => {
+                    Target::stage(&binaries.join(name), root.path(), &["--workers", "2"], None)?
+                }
+                (Some(_), _) => Target::stage(&binaries.join(name), root.path(), &[], None)?,
+                (None, Some(nginx)) => Target::nginx(nginx, root.path(), 2, None)?,
+                (None, None) => unreachable!("nginx is in the list only when it was found"),
+            };
+            for workload in &two_core_workloads {
+                let load = wrk::Load {
+                    threads: 2,
+                    url: format!("http://{}{}", server.address(), workload.path),
+                    connections: workload.connections,
+                    duration: timing.duration,
+                    header: workload.close.then_some("Connection: close"),
+                    script: None,
+                };
+                let anywhere = |command: &mut Command| server::pin(command, None);
+                let row =
+                    measure(&server, name, workload.name, &load, &timing, anywhere, progress)?;
+                two_core_rows.push(row);
+            }
+        }
+        two_core_rows
+            .sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
+    }
+
     let machine = machine_description();
     let mut settings = format!(
         "Settings: {} run(s) of {:?} per workload, wrk -t1 pinned to core 1, the server pinned to core 0, {} idle connections.",
@@ -343,6 +375,10 @@ fn run(args: &Args) -> io::Result<()> {
         );
         markdown.push_str(&report::scaling_markdown(&scaling_rows));
     }
+    if !two_core_rows.is_empty() {
+        markdown.push_str(TWO_CORE_NOTE);
+        markdown.push_str(&report::two_core_markdown(&two_core_rows));
+    }
     println!("{markdown}");
     let out_dir = if args.quick {
         workspace.join("target/bench-quick")
@@ -352,8 +388,53 @@ fn run(args: &Args) -> io::Result<()> {
     fs::create_dir_all(&out_dir)?;
     fs::write(out_dir.join("latest.md"), &markdown)?;
     fs::write(out_dir.join("latest.svg"), report::svg(&rows))?;
+    if !two_core_rows.is_empty() {
+        fs::write(out_dir.join("two-cores.svg"), report::svg(&two_core_rows))?;
+    }
     eprintln!("wrote {}", out_dir.join("latest.{md,svg}").display());
     Ok(())
+}
+
+/// Runs one workload `timing.runs` times against `server` (wrk placed by `pin_wrk`), and keeps
+/// the medians: requests/s, latencies, errors, server CPU time per request, peak memory.
+fn measure(
+    server: &Target,
+    name: &str,
+    workload: &str,
+    load: &wrk::Load,
+    timing: &Timing,
+    pin_wrk: impl Fn(&mut Command),
+    progress: impl Fn(&str),
+) -> io::Result<Row> {
+    let mut runs = Vec::new();
+    for run in 1..=timing.runs {
+        progress(&format!("{workload} run {run}/{}", timing.runs));
+        server.reset_peak();
+        let before = server.cpu_time();
+        let report = wrk::run(load, &pin_wrk)?;
+        // stage03's children exit after wrk closes; give them a moment to be reaped.
+        std::thread::sleep(Duration::from_millis(100));
+        let cpu = server.cpu_time() - before;
+        runs.push((report, cpu, server.peak_rss_kib()));
+    }
+    Ok(Row {
+        workload: workload.into(),
+        target: name.into(),
+        requests_per_second: median(runs.iter().map(|(r, _, _)| r.requests_per_second).collect()),
+        p50: Duration::from_secs_f64(median(
+            runs.iter().map(|(r, _, _)| r.p50.as_secs_f64()).collect(),
+        )),
+        p99: Duration::from_secs_f64(median(
+            runs.iter().map(|(r, _, _)| r.p99.as_secs_f64()).collect(),
+        )),
+        errors: runs.iter().map(|(r, _, _)| r.errors).sum(),
+        cpu_per_request_us: median(
+            runs.iter()
+                .map(|(r, cpu, _)| cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64)
+                .collect(),
+        ),
+        peak_rss_mib: median(runs.iter().map(|(_, _, peak)| *peak as f64 / 1024.0).collect()),
+    })
 }
 
 /// Builds the stages' release binaries with the cargo that runs us; returns their directory.

@@ -106,9 +106,41 @@ pub fn markdown(rows: &[Row], idle: &[IdleRow], machine: &str, settings: &str) -
          requests/s stop telling them apart, and the **server CPU time per request** ranks them \
          (lower is better). In pipeline-50 a latency is that of a batch of 16 requests.\n"
     );
+    out.push_str(&load_table(rows, "workload"));
     let _ = writeln!(
         out,
-        "| workload | server | requests/s | x nginx | p50 | p99 | errors | CPU us/req | x nginx | peak RSS |"
+        "\n| server | idle CPU | idle connections held | RSS per connection | fresh request meanwhile |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for row in idle {
+        let (held, per, fresh) = match row.held {
+            Some((count, per, fresh)) => (count.to_string(), format!("{per:.2} KiB"), show(fresh)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.1}% | {held} | {per} | {fresh} |",
+            row.target, row.idle_cpu_percent
+        );
+    }
+    out
+}
+
+/// The first cell of the two-core table's header: what tells it apart from the one-core table.
+pub const TWO_CORE_HEADER: &str = "workload, two cores";
+
+/// The two-core table, in Markdown: the same columns as the one-core table, `x nginx` against
+/// nginx's two-core rows.
+pub fn two_core_markdown(rows: &[Row]) -> String {
+    format!("\n{}", load_table(rows, TWO_CORE_HEADER))
+}
+
+/// A table of loads, each row beside nginx's row of the same workload in `rows`.
+fn load_table(rows: &[Row], first_header: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| {first_header} | server | requests/s | x nginx | p50 | p99 | errors | CPU us/req | x nginx | peak RSS |"
     );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
@@ -127,22 +159,6 @@ pub fn markdown(rows: &[Row], idle: &[IdleRow], machine: &str, settings: &str) -
             row.cpu_per_request_us,
             ratio(row.cpu_per_request_us, nginx.map(|n| n.cpu_per_request_us)),
             row.peak_rss_mib,
-        );
-    }
-    let _ = writeln!(
-        out,
-        "\n| server | idle CPU | idle connections held | RSS per connection | fresh request meanwhile |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
-    for row in idle {
-        let (held, per, fresh) = match row.held {
-            Some((count, per, fresh)) => (count.to_string(), format!("{per:.2} KiB"), show(fresh)),
-            None => ("-".into(), "-".into(), "-".into()),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {:.1}% | {held} | {per} | {fresh} |",
-            row.target, row.idle_cpu_percent
         );
     }
     out

@@ -14,16 +14,18 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::unistd::Pid;
 use testkit::Server;
 
-/// Runs the command on one core only (when the machine has more than one), and lets it open
-/// as many files as the hard limit allows (10,000 idle connections need 10,000 descriptors).
-pub fn pin(command: &mut Command, core: usize) {
-    let pinned = std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1);
+/// Runs the command on one core only (`Some(core)`, when the machine has more than one) or on
+/// any (`None`), and lets it open as many files as the hard limit allows (10,000 idle
+/// connections need 10,000 descriptors).
+pub fn pin(command: &mut Command, core: Option<usize>) {
+    let several = std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1);
+    let pinned = core.filter(|_| several);
     // SAFETY: the closure runs in the child between fork and exec, where only
     // async-signal-safe calls are allowed: sched_setaffinity and getrlimit/setrlimit are plain
     // system calls, and building the CpuSet allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            if pinned {
+            if let Some(core) = pinned {
                 let mut cores = CpuSet::new();
                 cores.set(core).map_err(io::Error::from)?;
                 sched_setaffinity(Pid::from_raw(0), &cores).map_err(io::Error::from)?;
@@ -42,41 +44,72 @@ pub const NGINX_SETTINGS: &str = "nginx, the reference: one worker process and n
     document root. `tcp_nopush` stays off, its default: with it on, nginx answered pipelined \
     requests about 8 times more slowly here, which would make the reference unfair to nginx.";
 
+/// Whose CPU time and memory count as the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accounting {
+    /// The process (all its threads).
+    Process,
+    /// The process and its children once they have exited (stage03 forks one per connection).
+    ReapedChildren,
+    /// Every process in its process group, as they run (nginx's worker processes).
+    Group,
+}
+
 /// A server under test: a stage or nginx, killed (with its process group) when dropped.
 #[derive(Debug)]
 pub struct Target {
     server: Server,
-    /// Whether its children's CPU time counts too (stage03 forks a child per connection).
-    count_children: bool,
+    accounting: Accounting,
     _scratch: Option<tempfile::TempDir>,
 }
 
 impl Target {
-    /// Starts a stage's release binary on core 0, the way the tests start it
-    /// ([`Server::spawn`]): `--port 0 --quiet`, the bench's root, and a timeout long enough to
-    /// hold idle connections for the whole measurement.
-    pub fn stage(binary: &Path, root: &Path) -> io::Result<Target> {
+    /// Starts a stage's release binary on `core` (or any, for `None`), the way the tests
+    /// start it ([`Server::spawn`]): `--port 0 --quiet`, the bench's root, a timeout long
+    /// enough to hold idle connections for the whole measurement, and `extra` flags.
+    pub fn stage(
+        binary: &Path,
+        root: &Path,
+        extra: &[&str],
+        core: Option<usize>,
+    ) -> io::Result<Target> {
         let mut command = Command::new(binary);
         command.args(["--port", "0", "--quiet", "--timeout", "120", "--root"]).arg(root);
-        command.stderr(Stdio::null());
-        pin(&mut command, 0);
+        command.args(extra).stderr(Stdio::null());
+        pin(&mut command, core);
         let server = Server::spawn(command)
             .map_err(|error| io::Error::other(format!("{}: {error}", binary.display())))?;
-        let count_children = binary.ends_with("stage03_fork");
-        Ok(Target { server, count_children, _scratch: None })
+        let accounting = if binary.ends_with("stage03_fork") {
+            Accounting::ReapedChildren
+        } else {
+            Accounting::Process
+        };
+        Ok(Target { server, accounting, _scratch: None })
     }
 
-    /// Starts nginx on core 0 as the reference: one process (no master), access log off,
-    /// sendfile on, keep-alive for as many requests as the bench sends, the same root. The
-    /// configuration is written to a temporary directory; the system's is never touched.
-    /// (`tcp_nopush` stays off, its default: with it, nginx answers pipelined requests
-    /// about 8 times slower here, which would make the reference row unfair to nginx.)
-    pub fn nginx(binary: &Path, root: &Path) -> io::Result<Target> {
+    /// Starts nginx on `core` (or any) as the reference: with one worker, one process (no
+    /// master); with more, a master and that many workers, each with its own listening socket
+    /// (`reuseport`). Access log off, sendfile on, keep-alive for as many requests as the bench
+    /// sends, the same root. The configuration is written to a temporary directory; the
+    /// system's is never touched. (`tcp_nopush` stays off, its default: with it, nginx answers
+    /// pipelined requests about 8 times slower here, which would make the reference row unfair
+    /// to nginx.)
+    pub fn nginx(
+        binary: &Path,
+        root: &Path,
+        workers: usize,
+        core: Option<usize>,
+    ) -> io::Result<Target> {
         let scratch = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = scratch.path();
+        let (processes, reuseport) = if workers == 1 {
+            ("worker_processes 1;\nmaster_process off;".to_string(), "")
+        } else {
+            (format!("worker_processes {workers};\nmaster_process on;"), " reuseport")
+        };
         let config = format!(
-            "worker_processes 1;\nmaster_process off;\ndaemon off;\nworker_rlimit_nofile 65536;\n\
+            "{processes}\ndaemon off;\nworker_rlimit_nofile 65536;\n\
              pid {dir}/nginx.pid;\nerror_log {dir}/error.log warn;\n\
              events {{ worker_connections 65536; use epoll; }}\n\
              http {{\n  access_log off;\n  sendfile on;\n  tcp_nodelay on;\n\
@@ -85,7 +118,7 @@ impl Target {
                fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
                default_type application/octet-stream;\n\
                types {{ text/html html; text/plain txt; }}\n\
-               server {{ listen 127.0.0.1:{port} backlog=1024; root {root}; }}\n}}\n",
+               server {{ listen 127.0.0.1:{port} backlog=1024{reuseport}; root {root}; }}\n}}\n",
             dir = dir.display(),
             root = root.display(),
         );
@@ -94,7 +127,7 @@ impl Target {
         let mut command = Command::new(binary);
         command.arg("-c").arg(&config_path).arg("-p").arg(dir).arg("-e").arg(dir.join("error.log"));
         command.stdout(Stdio::null()).stderr(Stdio::null()).process_group(0);
-        pin(&mut command, 0);
+        pin(&mut command, core);
         let address: SocketAddr = ([127, 0, 0, 1], port).into();
         let mut server = Server::adopt(command.spawn()?, address);
         let started = Instant::now();
@@ -104,7 +137,8 @@ impl Target {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(Target { server, count_children: false, _scratch: Some(scratch) })
+        let accounting = if workers == 1 { Accounting::Process } else { Accounting::Group };
+        Ok(Target { server, accounting, _scratch: Some(scratch) })
     }
 
     /// Where it listens.
@@ -114,10 +148,27 @@ impl Target {
 
     /// CPU time used so far, user + system, children included where they serve requests.
     pub fn cpu_time(&self) -> Duration {
-        if self.count_children {
-            self.server.cpu_time_with_children()
-        } else {
-            self.server.cpu_time()
+        match self.accounting {
+            Accounting::Process => self.server.cpu_time(),
+            Accounting::ReapedChildren => self.server.cpu_time_with_children(),
+            Accounting::Group => self.server.group_cpu_time(),
+        }
+    }
+
+    /// Starts measuring peak memory afresh.
+    pub fn reset_peak(&self) {
+        self.server.reset_peak();
+        if self.accounting == Accounting::Group {
+            self.server.group_reset_peak();
+        }
+    }
+
+    /// The highest resident memory since [`Target::reset_peak`], in KiB: of the process, or
+    /// added up over the group (a master and its workers each have their own).
+    pub fn peak_rss_kib(&self) -> u64 {
+        match self.accounting {
+            Accounting::Group => self.server.group_peak_rss_kib(),
+            _ => self.server.peak_rss_kib(),
         }
     }
 

@@ -22,6 +22,8 @@ pub struct Report {
 /// One wrk invocation: which URL, how many connections, how long, extra options.
 #[derive(Debug, Clone)]
 pub struct Load {
+    /// wrk's threads: one on one core, two on two.
+    pub threads: u32,
     /// The URL to load.
     pub url: String,
     /// Open connections.
@@ -37,7 +39,7 @@ pub struct Load {
 /// Runs wrk on the current core set (the caller pins it) and parses its report.
 pub fn run(load: &Load, pin: impl FnOnce(&mut Command)) -> io::Result<Report> {
     let mut command = Command::new("wrk");
-    command.args(["-t1", "--latency"]);
+    command.arg(format!("-t{}", load.threads)).arg("--latency");
     command.arg(format!("-c{}", load.connections));
     // wrk takes whole seconds (or minutes, hours): at least one.
     command.arg(format!("-d{}s", load.duration.as_secs().max(1)));

@@ -9,6 +9,9 @@ use std::fmt::Write as _;
 use crate::STAGES;
 use crate::markers::Markers;
 
+/// The first header cell of the results' two-core table (the bench's `TWO_CORE_HEADER`).
+const TWO_CORE_HEADER: &str = "workload, two cores";
+
 /// The marker lines around a README's generated measurements.
 pub const MARKERS: Markers = Markers { begin: "<!-- measured:begin", end: "<!-- measured:end -->" };
 
@@ -42,10 +45,12 @@ struct Scaling {
     cells: Vec<String>,
 }
 
-/// The three tables of the results.
+/// The tables of the results.
 #[derive(Debug, Default)]
 struct Results {
     loads: Vec<Load>,
+    /// The two-core table's rows (the servers allowed both cores, and wrk too).
+    two_cores: Vec<Load>,
     idles: Vec<Idle>,
     /// The scaling table's header cells, and its rows.
     scaling_header: Vec<String>,
@@ -63,7 +68,8 @@ fn parse(text: &str) -> Results {
     let mut results = Results::default();
     let mut header: Vec<String> = Vec::new();
     for row in text.lines().filter_map(cells) {
-        if row.first().is_some_and(|cell| *cell == "workload" || *cell == "server") {
+        let headers = ["workload", "server", TWO_CORE_HEADER];
+        if row.first().is_some_and(|cell| headers.contains(cell)) {
             header = row.iter().map(|cell| cell.to_string()).collect();
             continue;
         }
@@ -78,15 +84,19 @@ fn parse(text: &str) -> Results {
             results.scalings.push(Scaling { server: server.to_string(), cells });
             continue;
         }
+        let two_cores = header.first().is_some_and(|cell| cell == TWO_CORE_HEADER);
         match row.as_slice() {
-            [workload, server, rps, _, _, p99, _, cpu, _, rss] => results.loads.push(Load {
-                workload: workload.to_string(),
-                server: server.to_string(),
-                requests_per_second: rps.to_string(),
-                p99: p99.to_string(),
-                cpu_per_request: cpu.to_string(),
-                peak_rss: rss.to_string(),
-            }),
+            [workload, server, rps, _, _, p99, _, cpu, _, rss] => {
+                let load = Load {
+                    workload: workload.to_string(),
+                    server: server.to_string(),
+                    requests_per_second: rps.to_string(),
+                    p99: p99.to_string(),
+                    cpu_per_request: cpu.to_string(),
+                    peak_rss: rss.to_string(),
+                };
+                if two_cores { results.two_cores.push(load) } else { results.loads.push(load) }
+            }
             [server, idle_cpu, _, per_connection, fresh] => results.idles.push(Idle {
                 server: server.to_string(),
                 idle_cpu: idle_cpu.to_string(),
@@ -129,25 +139,7 @@ pub fn block(stage: &str, results: &str) -> String {
     if workloads.is_empty() {
         return out;
     }
-    out.push_str("| workload | server | requests/s | p99 | CPU us/request | peak RSS |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|\n");
-    for workload in &workloads {
-        for server in &servers {
-            let found =
-                results.loads.iter().find(|l| l.workload == *workload && l.server == *server);
-            if let Some(load) = found {
-                let _ = writeln!(
-                    out,
-                    "| {workload} | {} | {} | {} | {} | {} |",
-                    bold(server),
-                    load.requests_per_second,
-                    load.p99,
-                    load.cpu_per_request,
-                    load.peak_rss
-                );
-            }
-        }
-    }
+    out.push_str(&load_rows(&results.loads, "workload", &workloads, &servers, bold));
     out.push_str(
         "\n| server | idle CPU | memory per idle connection | fresh request among 10,000 idle |\n",
     );
@@ -164,6 +156,22 @@ pub fn block(stage: &str, results: &str) -> String {
             );
         }
     }
+    // Two cores: every server of that table (stage07, the stages with a loop per core, nginx)
+    // once the stage is in it.
+    if results.two_cores.iter().any(|load| load.server == stage) {
+        let mut workloads: Vec<&str> = Vec::new();
+        let mut servers: Vec<&str> = Vec::new();
+        for load in &results.two_cores {
+            if !workloads.contains(&load.workload.as_str()) {
+                workloads.push(&load.workload);
+            }
+            if !servers.contains(&load.server.as_str()) {
+                servers.push(&load.server);
+            }
+        }
+        out.push('\n');
+        out.push_str(&load_rows(&results.two_cores, "two cores", &workloads, &servers, bold));
+    }
     let scaled: Vec<&Scaling> =
         results.scalings.iter().filter(|row| servers.contains(&row.server.as_str())).collect();
     if scaled.iter().any(|row| row.server == stage) {
@@ -171,6 +179,37 @@ pub fn block(stage: &str, results: &str) -> String {
         let _ = writeln!(out, "|---|{}", "---:|".repeat(results.scaling_header.len() - 1));
         for row in scaled {
             let _ = writeln!(out, "| {} | {} |", bold(&row.server), row.cells.join(" | "));
+        }
+    }
+    out
+}
+
+/// A lesson's table of loads: for each workload, the rows of `servers` in that order.
+fn load_rows(
+    loads: &[Load],
+    first_header: &str,
+    workloads: &[&str],
+    servers: &[&str],
+    bold: impl Fn(&str) -> String,
+) -> String {
+    let mut out = format!(
+        "| {first_header} | server | requests/s | p99 | CPU us/request | peak RSS |\n\
+         |---|---|---:|---:|---:|---:|\n"
+    );
+    for workload in workloads {
+        for server in servers {
+            let found = loads.iter().find(|l| l.workload == *workload && l.server == *server);
+            if let Some(load) = found {
+                let _ = writeln!(
+                    out,
+                    "| {workload} | {} | {} | {} | {} | {} |",
+                    bold(server),
+                    load.requests_per_second,
+                    load.p99,
+                    load.cpu_per_request,
+                    load.peak_rss
+                );
+            }
         }
     }
     out
@@ -238,6 +277,22 @@ mod tests {
         let poll = block.find("stage07_epoll/poll | 5 |").expect("the variant is shown");
         assert!(stage < poll && poll < block.find("| small-50 | nginx").unwrap());
         assert!(!self::block("stage06_nonblocking", &results).contains("/poll"));
+    }
+
+    #[test]
+    fn the_two_core_table_is_shown_to_the_stages_in_it() {
+        let results = format!(
+            "{RESULTS_SAMPLE}\n| workload, two cores | server | requests/s | x nginx | p50 | p99 | errors | CPU us/req | x nginx | peak RSS |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n\
+             | small-50 | stage07_epoll | 7 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n\
+             | small-50 | nginx | 8 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n"
+        );
+        let block = block("stage07_epoll", &results);
+        assert!(block.contains("| small-50 | **stage07_epoll** | 162239 |"), "one core: {block}");
+        assert!(block.contains("| two cores | server |"), "{block}");
+        assert!(block.contains("| small-50 | **stage07_epoll** | 7 | 2 us | 3 | 4 MiB |"));
+        assert!(block.contains("| small-50 | nginx | 8 |"));
+        assert!(!self::block("stage06_nonblocking", &results).contains("two cores"));
     }
 
     #[test]

@@ -235,13 +235,29 @@ impl Server {
         Duration::from_millis(ticks * 10)
     }
 
-    /// utime, stime, cutime, cstime: fields 14 to 17 of /proc/PID/stat.
+    /// CPU time used so far by every live process in the server's process group (a master
+    /// and its worker processes), and by their reaped children.
+    pub fn group_cpu_time(&self) -> Duration {
+        let processes = self.processes_in_group();
+        let ticks: u64 = processes.iter().map(|(pid, _)| cpu_ticks(*pid).iter().sum::<u64>()).sum();
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// The highest resident memory of each process in the group since the last
+    /// [`Server::group_reset_peak`], added up, in KiB.
+    pub fn group_peak_rss_kib(&self) -> u64 {
+        self.processes_in_group().iter().map(|(pid, _)| status_field(*pid, "VmHWM:")).sum()
+    }
+
+    /// Starts measuring every process's peak memory afresh.
+    pub fn group_reset_peak(&self) {
+        for (pid, _) in self.processes_in_group() {
+            let _ = fs::write(format!("/proc/{pid}/clear_refs"), "5");
+        }
+    }
+
     fn cpu_ticks(&self) -> [u64; 4] {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        let after = stat.rfind(')').map_or("", |end| &stat[end + 2..]);
-        let mut fields = after.split_whitespace().skip(11).map(|field| field.parse().unwrap_or(0));
-        [(); 4].map(|()| fields.next().unwrap_or(0))
+        cpu_ticks(self.pid().as_raw())
     }
 
     /// Resident memory now, in KiB.
@@ -260,12 +276,7 @@ impl Server {
     }
 
     fn status_field(&self, name: &str) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|value| value.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        status_field(self.pid().as_raw(), name)
     }
 
     /// The server's stderr, for a server spawned with it piped (once; `None` after that).
@@ -296,6 +307,25 @@ impl Server {
         }
         found
     }
+}
+
+/// utime, stime, cutime, cstime of a process: fields 14 to 17 of /proc/PID/stat.
+fn cpu_ticks(pid: i32) -> [u64; 4] {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rfind(')').map_or("", |end| &stat[end + 2..]);
+    let mut fields = after.split_whitespace().skip(11).map(|field| field.parse().unwrap_or(0));
+    [(); 4].map(|()| fields.next().unwrap_or(0))
+}
+
+/// A number of KiB from /proc/PID/status (`VmRSS:`, `VmHWM:`), 0 when missing.
+fn status_field(pid: i32, name: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Drop for Server {

@@ -1,0 +1,327 @@
+//! The exercise's reference solution: stage08 with each worker pinned to a core of its own,
+//! taken in turn from the cores this process may use (so `taskset -c 2,3` still works).
+//!
+//! Stage 8: one event loop per core, each with its own listening socket (SO_REUSEPORT).
+//!
+//! New since stage07: more loops, not a different loop. One thread serves ten thousand
+//! connections, but uses one core; so this stage starts one thread per core, and each runs
+//! stage07's event loop unchanged, with its own poller and its own slab. Each also has its own
+//! listening socket on the same port: `SO_REUSEPORT` lets them all bind it, and the kernel
+//! hands each new connection to one of them, by a hash of its addresses and ports. No state is
+//! shared and no lock is taken on the way of a request. This is nginx's `listen ... reuseport`.
+//!
+//! Run `cargo run -p stage08_reuseport`, open <http://127.0.0.1:8008>, and compare
+//! `ss -tlnp 'sport = :8008'` (one listening socket per worker) with
+//! `ps -T -p $(pgrep stage08)` (one thread per worker, named `worker-N`).
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::thread;
+use std::time::Instant;
+
+use clap::Args;
+use common::net::{ACCEPT_PAUSE, out_of_descriptors};
+use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::unistd::Pid;
+use polling::{Event, Events, PollMode, Poller};
+use slab::Slab;
+
+/// How many bytes one read may bring in. One buffer serves every connection in turn; what a
+/// connection must keep between turns, it keeps in its own `Connection`.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
+/// open for more requests.
+const KEEP_ALIVE: KeepAlive = KeepAlive::On;
+
+/// The listener's key in the poller. Each connection's key is its index in the slab; polling
+/// keeps `usize::MAX` for itself.
+const LISTENER: usize = usize::MAX - 1;
+
+/// The flags of this stage, added to the shared ones.
+#[derive(Args, Debug)]
+struct Flags {
+    /// Event loops, each a thread with its own listening socket [default: the number of cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    workers: Option<u32>,
+}
+
+/// One connection: its socket and its HTTP state, and its registration with the poller.
+struct Session {
+    stream: TcpStream,
+    peer: SocketAddr,
+    connection: Connection,
+    poller: Rc<Poller>,
+    key: usize,
+    /// (readable, writable) as registered with the poller, so that it is told only of changes;
+    /// `None` until the connection first has to wait.
+    interest: Option<(bool, bool)>,
+}
+
+fn main() {
+    let (config, flags) = Config::parse_with::<Flags>(common::command!(), 8008);
+    let site = Site::open(&config.root).or_exit();
+    let settings = config.settings(KEEP_ALIVE);
+    let workers = flags.workers.map_or_else(cores, |workers| workers as usize);
+    // socket() + setsockopt(SO_REUSEPORT) + bind() + listen(), once per worker: every socket
+    // has its own queue, and the kernel spreads incoming connections between them.
+    let listeners = common::net::listen_reuseport(&config, workers).or_exit();
+    // The cores this process may use (pid 0: the calling thread, which the workers inherit).
+    let allowed = sched_getaffinity(Pid::from_raw(0)).or_exit();
+    let cores: Vec<usize> =
+        (0..CpuSet::count()).filter(|core| allowed.is_set(*core).unwrap_or(false)).collect();
+    let mut threads = Vec::new();
+    for (number, listener) in listeners.into_iter().enumerate() {
+        let site = site.clone();
+        let core = cores[number % cores.len()];
+        let worker = thread::Builder::new().name(format!("worker-{number}"));
+        let pinned = move || {
+            // Pin before the loop starts: from here on, the scheduler keeps this thread (pid
+            // 0 means the calling thread) on its one core, and its cache stays warm.
+            let mut one = CpuSet::new();
+            one.set(core).or_exit();
+            sched_setaffinity(Pid::from_raw(0), &one).or_exit();
+            event_loop(listener, site, settings)
+        };
+        threads.push(worker.spawn(pinned).or_exit());
+    }
+    // The workers never return; a worker that cannot go on ends the process (`or_exit`).
+    for thread in threads {
+        let _ = thread.join();
+    }
+}
+
+/// One worker: stage07's event loop, on its own listener, with its own poller and sessions.
+/// Nothing here is shared with the other workers.
+fn event_loop(listener: TcpListener, site: Site, settings: Settings) {
+    // Non-blocking: accept, read and write return WouldBlock instead of waiting.
+    listener.set_nonblocking(true).or_exit();
+    // Report a connection only once its request has arrived, so that its first turn, right
+    // after accept, finds the request there (see accept_all).
+    common::net::defer_accept(&listener).or_exit();
+    let mut sessions = Slab::new();
+    let mut buffer = vec![0; READ_BUFFER_BYTES];
+    let mut next_deadline = None;
+    let mut accepting_again = None;
+    let poller = Rc::new(Poller::new().or_exit());
+    // Level-triggered, like plain epoll: a socket is reported for as long as it is ready, so
+    // bytes left unread are reported again, and interest changes only when it must. (polling's
+    // default is oneshot: report once, then nothing until the key is re-armed with `modify`.)
+    // SAFETY: `add` is unsafe because a registered socket must not be closed while the poller
+    // lives, or epoll could report events for its number once the kernel reuses it. The
+    // poller (and every Session, which holds it) is declared after the listener (a parameter),
+    // so it is dropped first: the listener is never closed under a live registration.
+    unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level) }
+        .or_exit();
+    let mut events = Events::new();
+
+    loop {
+        // Sleep until a socket is ready or the next deadline is due: no CPU while idle.
+        let wake_at = [next_deadline, accepting_again].into_iter().flatten().min();
+        let timeout = wake_at.map(|at: Instant| at.saturating_duration_since(Instant::now()));
+        events.clear();
+        poller.wait(&mut events, timeout).or_exit();
+
+        for event in events.iter() {
+            if event.key == LISTENER {
+                accepting_again =
+                    accept_all(&listener, &site, settings, &mut sessions, &poller, &mut buffer);
+                if accepting_again.is_some() {
+                    // Stop watching the listener while paused: it stays readable, and would
+                    // wake us again and again for connections we cannot accept yet.
+                    poller
+                        .modify_with_mode(&listener, Event::none(LISTENER), PollMode::Level)
+                        .or_exit();
+                }
+                next_deadline = next_deadline.or(Some(Instant::now() + settings.timeout));
+            } else if let Some(session) = sessions.get_mut(event.key) {
+                // (A connection closed earlier in this batch may have had its key reused by a
+                // new one: then this event is stale, and the turn simply finds nothing to do.)
+                if !handle_connection(session, &mut buffer, settings) {
+                    sessions.remove(event.key);
+                }
+            }
+        }
+
+        let now = Instant::now();
+        if accepting_again.is_some_and(|at| now >= at) {
+            poller
+                .modify_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)
+                .or_exit();
+            accepting_again = None;
+        }
+        if next_deadline.is_some_and(|deadline| now >= deadline) {
+            next_deadline = close_expired(&mut sessions, now, &mut buffer, settings);
+        }
+    }
+}
+
+/// Gives one connection its turn; false when it is over and should be closed.
+fn handle_connection(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
+    match serve_ready(session, buffer).and_then(|_| session.watch()) {
+        Ok(()) => {}
+        Err(error) => {
+            settings.log.error(session.peer, &error);
+            return false;
+        }
+    }
+    !session.connection.is_finished()
+}
+
+/// One turn of a connection on its non-blocking socket: sends what is queued, reads once if
+/// it wants more, answers what arrived, and sends that too, stopping at the first
+/// `WouldBlock`. That is not an error: it means "not now", and the `Connection` remembers
+/// exactly where it stopped. Returns whether anything moved (bytes read or written, or the
+/// peer's close).
+///
+/// One read per turn, not "until `WouldBlock`": the buffer is large, so one read usually
+/// takes everything, and a last read only to hear `WouldBlock` would cost a system call per
+/// request. Bytes left behind are not lost: the next turn comes back for them.
+fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
+    let mut progress = send(session)?;
+    if session.connection.wants_read() {
+        match session.stream.read(buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => session.connection.received_eof(),
+            Ok(count) => session.connection.received(&buffer[..count]),
+            // Nothing to read right now, or a signal arrived: come back later.
+            Err(error)
+                if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
+            {
+                return Ok(progress);
+            }
+            Err(error) => return Err(error),
+        }
+        progress = true;
+        send(session)?;
+    }
+    Ok(progress)
+}
+
+/// Writes queued bytes until none are left or the kernel's send buffer is full.
+fn send(session: &mut Session) -> io::Result<bool> {
+    let mut progress = false;
+    while session.connection.wants_write() {
+        let pending = session.connection.to_send()?;
+        match session.stream.write(pending) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(count) => {
+                session.connection.sent(count);
+                progress = true;
+            }
+            // The send buffer is full: the rest waits until the peer has read some.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            // A signal arrived during the call: just make it again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(progress)
+}
+
+/// Accepts every connection waiting in the listen queue. When the process is out of file
+/// descriptors, returns the moment to try again.
+fn accept_all(
+    listener: &TcpListener,
+    site: &Site,
+    settings: Settings,
+    sessions: &mut Slab<Session>,
+    poller: &Rc<Poller>,
+    buffer: &mut [u8],
+) -> Option<Instant> {
+    loop {
+        // accept4(SOCK_NONBLOCK): the new socket is non-blocking from birth, so read and
+        // write return WouldBlock instead of waiting, at no extra system call.
+        let (stream, peer) = match common::net::accept_nonblocking(listener) {
+            Ok(accepted) => accepted,
+            // The queue is empty: back to the loop.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            // No descriptor for a new socket: the client stays queued in the kernel. Trying
+            // again at once would fail again, so pause until connections have closed.
+            Err(error) if out_of_descriptors(&error) => {
+                eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
+                return Some(Instant::now() + ACCEPT_PAUSE);
+            }
+            // A failed accept concerns one client (it may have given up already): go on.
+            Err(error) => {
+                eprintln!("accept failed: {error}");
+                continue;
+            }
+        };
+        let connection = Connection::new(peer, site.clone(), settings);
+        let key = sessions.vacant_entry().key();
+        let poller = Rc::clone(poller);
+        let mut session = Session { stream, peer, connection, poller, key, interest: None };
+        // Its request is already here (defer_accept): give it a turn now, rather than wait
+        // for epoll to say so. A connection answered and closed in this turn never meets the
+        // poller at all (see `watch`): no epoll_ctl to add it, none to delete it.
+        if handle_connection(&mut session, buffer, settings) {
+            sessions.insert(session);
+        }
+    }
+}
+
+/// Closes the connections whose deadline has passed, and returns the next deadline.
+///
+/// A connection halfway through a request gets a 408 if its send buffer has room; an idle
+/// one is simply closed. Deadlines only move later, so the earliest one found here is the
+/// next moment anything can expire.
+fn close_expired(
+    sessions: &mut Slab<Session>,
+    now: Instant,
+    buffer: &mut [u8],
+    settings: Settings,
+) -> Option<Instant> {
+    sessions.retain(|_, session| {
+        if session.connection.deadline() > now {
+            return true;
+        }
+        session.connection.timed_out();
+        handle_connection(session, buffer, settings)
+    });
+    sessions.iter().map(|(_, session)| session.connection.deadline()).min()
+}
+
+impl Session {
+    /// Tells the poller what this connection waits for next: readable while it waits for a
+    /// request, writable only while a response is stuck behind a full send buffer. (Asking
+    /// for writable all the time would wake the loop at once, every time: a socket is almost
+    /// always writable. That is the busy loop of stage06 again.) The first time a connection
+    /// has to wait, it is registered (`epoll_ctl ADD`); after that only changes are sent
+    /// (`MOD`).
+    fn watch(&mut self) -> io::Result<()> {
+        if self.connection.is_finished() {
+            return Ok(());
+        }
+        let wanted = (self.connection.wants_read(), self.connection.wants_write());
+        let event = Event::new(self.key, wanted.0, wanted.1);
+        match self.interest {
+            Some(interest) if interest == wanted => return Ok(()),
+            Some(_) => self.poller.modify_with_mode(&self.stream, event, PollMode::Level)?,
+            // SAFETY: see the listener's registration in main: a Session deletes its stream
+            // from the poller when it is dropped (below), before the stream itself is closed.
+            None => unsafe { self.poller.add_with_mode(&self.stream, event, PollMode::Level)? },
+        }
+        self.interest = Some(wanted);
+        Ok(())
+    }
+}
+
+impl Drop for Session {
+    /// A registered connection leaves the poller before its socket is closed (the contract
+    /// of `add`).
+    fn drop(&mut self) {
+        if self.interest.is_some() {
+            // Deleting cannot fail for a socket that was added; nothing could be undone anyway.
+            let _ = self.poller.delete(&self.stream);
+        }
+    }
+}
+
+/// How many cores this process may run on: one event loop each.
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, |cores| cores.get())
+}
