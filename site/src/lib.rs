@@ -53,10 +53,16 @@ pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
         let main = read(stage, "src/main.rs")?;
         pages.push(Page { name: format!("{stage}.html"), html: lesson(index, &readme, &main) });
         if index > 0 {
-            let previous = read(STAGES[index - 1].name, "src/main.rs")?;
+            let previous = STAGES[index - 1].name;
             pages.push(Page {
                 name: format!("{stage}-diff.html"),
-                html: diff_page(index, summary, &previous, &main),
+                html: diff_page(index, previous, summary, &read(previous, "src/main.rs")?, &main),
+            });
+        }
+        if let Some((twin, summary)) = STAGES[index].twin {
+            pages.push(Page {
+                name: twin_page(stage, twin),
+                html: diff_page(index, twin, summary, &read(twin, "src/main.rs")?, &main),
             });
         }
     }
@@ -114,6 +120,13 @@ fn lesson(index: usize, readme: &str, main: &str) -> String {
             STAGES[index - 1].name
         );
     }
+    if let Some((twin, _)) = STAGES[index].twin {
+        let _ = write!(
+            content,
+            r#"<p class="note">And what it changes in the model it remakes, {twin}: <a href="{}">the diff from {twin}</a>.</p>"#,
+            twin_page(stage, twin)
+        );
+    }
     let _ =
         write!(content, "<h2 id=\"source\">The code: {stage}/src/main.rs</h2>\n{}", source(main));
     frame(stage, &content, index)
@@ -168,10 +181,15 @@ fn source(code: &str) -> String {
     out
 }
 
-/// The diff of the previous stage's main.rs and this one's, in hunks with 3 lines of context.
-fn diff_page(index: usize, summary: &str, before: &str, after: &str) -> String {
+/// The file name of the page that diffs `stage` against the earlier stage it remakes.
+fn twin_page(stage: &str, twin: &str) -> String {
+    format!("{stage}-from-{twin}.html")
+}
+
+/// The diff of an earlier stage's main.rs (`previous`: the one before, or the one this stage
+/// remakes) and this one's, in hunks with 3 lines of context.
+fn diff_page(index: usize, previous: &str, summary: &str, before: &str, after: &str) -> String {
     let stage = STAGES[index].name;
-    let previous = STAGES[index - 1].name;
     let diff = TextDiff::from_lines(before, after);
     let (mut removed, mut added) = (0, 0);
     let mut rows = String::new();
@@ -250,7 +268,7 @@ mod tests {
 
     #[test]
     fn diff_rows_are_marked_and_counted() {
-        let page = diff_page(1, "s", "a\nb\nc\n", "a\nx\nc\n");
+        let page = diff_page(1, STAGES[0].name, "s", "a\nb\nc\n", "a\nx\nc\n");
         assert!(
             page.contains(r#"<tr class="del"><td>2</td><td></td><td><code>- b</code></td></tr>"#),
             "{page}"

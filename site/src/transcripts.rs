@@ -287,6 +287,24 @@ const PLANS: [Plan; crate::STAGES.len()] = [
             note(&["epoll_pwait(", "<unfinished"], "asleep until the next event"),
         ],
     },
+    Plan {
+        stage: "stage09_async",
+        flags: &["--workers", "1"],
+        path: "/style.css",
+        from_socket: false,
+        lead: 1,
+        lead_calls: &["epoll_wait", "epoll_pwait"],
+        lead_note: None,
+        late_request: None,
+        tail: None,
+        futex: Futex::Hidden,
+        may_ticks: false,
+        notes: &[
+            note(&["epoll_wait(", "<unfinished"], "asleep until the next event"),
+            note(&["epoll_ctl(", "EPOLL_CTL_ADD"], "tokio registers every socket, edge-triggered"),
+            note(&["epoll_wait("], "the reactor: what is ready?"),
+        ],
+    },
 ];
 
 fn plan(stage: &str) -> Result<&'static Plan, String> {

@@ -23,10 +23,13 @@ pub struct Stage {
     /// Runs one event loop per worker (`--workers N`) to use every core: the bench measures it
     /// with `--workers 1` on one core beside the others, and also on two cores.
     pub loop_per_core: bool,
+    /// An earlier stage whose model this one remakes, and what changes from it in one
+    /// sentence: the course shows that diff too (stage09 is stage05's coroutines, stackless).
+    pub twin: Option<(&'static str, &'static str)>,
 }
 
 /// Every stage, in order.
-pub const STAGES: [Stage; 8] = [
+pub const STAGES: [Stage; 9] = [
     Stage {
         name: "stage01_hello",
         number: 1,
@@ -35,6 +38,7 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: false,
         holds_idle_connections: false,
         loop_per_core: false,
+        twin: None,
     },
     Stage {
         name: "stage02_static",
@@ -46,6 +50,7 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: false,
         holds_idle_connections: false,
         loop_per_core: false,
+        twin: None,
     },
     Stage {
         name: "stage03_fork",
@@ -57,6 +62,7 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: true,
         holds_idle_connections: false,
         loop_per_core: false,
+        twin: None,
     },
     Stage {
         name: "stage04_threads",
@@ -67,6 +73,7 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: true,
         holds_idle_connections: false,
         loop_per_core: false,
+        twin: None,
     },
     Stage {
         name: "stage05_coroutines",
@@ -78,6 +85,7 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: true,
         holds_idle_connections: true,
         loop_per_core: false,
+        twin: None,
     },
     Stage {
         name: "stage06_nonblocking",
@@ -89,6 +97,7 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: true,
         holds_idle_connections: true,
         loop_per_core: false,
+        twin: None,
     },
     Stage {
         name: "stage07_epoll",
@@ -100,6 +109,7 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: true,
         holds_idle_connections: true,
         loop_per_core: false,
+        twin: None,
     },
     Stage {
         name: "stage08_reuseport",
@@ -111,6 +121,24 @@ pub const STAGES: [Stage; 8] = [
         keeps_alive: true,
         holds_idle_connections: true,
         loop_per_core: true,
+        twin: None,
+    },
+    Stage {
+        name: "stage09_async",
+        number: 9,
+        idea: "async/await: stage05's request loop written with `.await`, a stackless task per \
+               connection on tokio's runtime, whose reactor is stage07's epoll loop and whose \
+               workers steal tasks from each other.",
+        serves_files: true,
+        keeps_alive: true,
+        holds_idle_connections: true,
+        loop_per_core: true,
+        twin: Some((
+            "stage05_coroutines",
+            "Stackful to stackless: the same request loop, with `.await` where stage05 blocked. \
+             may's coroutine kept a stack; the compiler turns the `async fn` into a state \
+             machine that holds only what lives across an `.await`, and tokio polls it.",
+        )),
     },
 ];
 
