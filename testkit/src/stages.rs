@@ -29,7 +29,7 @@ pub struct Stage {
 }
 
 /// Every stage, in order.
-pub const STAGES: [Stage; 9] = [
+pub const STAGES: [Stage; 10] = [
     Stage {
         name: "stage01_hello",
         number: 1,
@@ -138,6 +138,22 @@ pub const STAGES: [Stage; 9] = [
             "Stackful to stackless: the same request loop, with `.await` where stage05 blocked. \
              may's coroutine kept a stack; the compiler turns the `async fn` into a state \
              machine that holds only what lives across an `.await`, and tokio polls it.",
+        )),
+    },
+    Stage {
+        name: "stage10_uring",
+        number: 10,
+        idea: "Completions instead of readiness: one thread hands the kernel the operations \
+               themselves (accept, receive, send, close) in io_uring's submission ring, many \
+               per system call, and collects their results from the completion ring.",
+        serves_files: true,
+        keeps_alive: true,
+        holds_idle_connections: true,
+        loop_per_core: false,
+        twin: Some((
+            "stage07_epoll",
+            "Readiness to completion: stage07 waits to be told a socket is ready and then makes \
+             each call itself; stage10 queues the calls, and is told when each is done.",
         )),
     },
 ];
