@@ -72,7 +72,7 @@ const TWO_CORE_WORKLOADS: [&str; 5] = ["small-50", "small-500", "4k-50", "4k-500
 /// What the two-core table shows, printed above it.
 const TWO_CORE_NOTE: &str = "\nTwo cores: the server may run on both cores and so may wrk \
     (`wrk -t2`, unpinned), so they compete for them, as a server and its clients would on one \
-    machine. The stages that run a loop per core have `--workers 2`; stage07 has its one loop; \
+    machine. The stages that run a loop per core have `--workers 2`; stage07 and stage10 have their one loop; \
     nginx has two worker processes and `listen ... reuseport` (and a master process, which \
     does no work under load). CPU time counts every process and thread of the server. \
     (Above, these stages ran with `--workers 1` on one core.)\n";
@@ -310,15 +310,15 @@ fn run(args: &Args) -> io::Result<()> {
     // Group the table by workload, servers in stage order within each.
     rows.sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
 
-    // Two cores: the stages that run a loop per core (`--workers 2`), stage07's one loop for
-    // comparison, and nginx with two workers, each allowed both cores, with wrk on both too.
+    // Two cores: stage07 and the stages after it (those that run a loop per core with
+    // `--workers 2`; stage07 and stage10 with their one loop), and nginx with two workers, each allowed both cores, with wrk on both too.
     let mut two_core_rows = Vec::new();
     let two_core_workloads: Vec<&Workload> =
         workloads.iter().filter(|workload| TWO_CORE_WORKLOADS.contains(&workload.name)).collect();
-    if stages.iter().any(|stage| stage.loop_per_core) && !two_core_workloads.is_empty() {
+    if stages.iter().any(|stage| stage.number > 7) && !two_core_workloads.is_empty() {
         let mut two_core: Vec<(String, Option<&Stage>)> = stages
             .iter()
-            .filter(|stage| stage.loop_per_core || stage.name == "stage07_epoll")
+            .filter(|stage| stage.number >= 7)
             .map(|stage| (stage.name.to_string(), Some(*stage)))
             .collect();
         if nginx.is_some() {

@@ -140,7 +140,7 @@ const COMMON_NOTES: &[Note] = &[
 ];
 
 /// The plans, in the order of [`crate::STAGES`].
-const PLANS: [Plan; crate::STAGES.len()] = [
+const PLANS: [Plan; 9] = [
     Plan {
         stage: "stage01_hello",
         flags: &[],
@@ -307,6 +307,13 @@ const PLANS: [Plan; crate::STAGES.len()] = [
     },
 ];
 
+/// Whether `stage` has an strace excerpt. stage10 has none yet: its request is read and sent
+/// by the kernel inside `io_uring_enter`, so there is no `recvfrom` or `sendto` for the
+/// recorder's window to start and end at.
+pub fn recorded(stage: &str) -> bool {
+    PLANS.iter().any(|plan| plan.stage == stage)
+}
+
 fn plan(stage: &str) -> Result<&'static Plan, String> {
     PLANS.iter().find(|plan| plan.stage == stage).ok_or_else(|| format!("no such stage: {stage}"))
 }
@@ -336,7 +343,7 @@ pub fn run(workspace: &Path) -> Result<Vec<String>, String> {
     check_strace()?;
     // Everything is recorded before anything is written: a failure leaves no half-update.
     let mut excerpts = Vec::new();
-    for stage in crate::STAGES.map(|stage| stage.name) {
+    for stage in crate::STAGES.map(|stage| stage.name).into_iter().filter(|stage| recorded(stage)) {
         let recording = record(workspace, stage)?;
         excerpts.push((stage, excerpt(stage, &recording)?));
     }
