@@ -219,17 +219,9 @@ fn run(args: &Args) -> io::Result<()> {
     let mut idle_rows = Vec::new();
     let mut scaling_rows = Vec::new();
     for (index, (name, binary, stage)) in targets.iter().enumerate() {
-        let start = || match stage {
-            // One core, so one loop: the stages that could run more are told to run one.
-            Some(stage) if stage.loop_per_core => {
-                Target::stage(binary, root.path(), &["--workers", "1"], Some(0))
-            }
-            Some(_) => Target::stage(binary, root.path(), &[], Some(0)),
-            None => Target::nginx(binary, root.path(), 1, Some(0)),
-        };
         let progress = |what: &str| eprintln!("[{}/{}] {name}: {what}", index + 1, targets.len());
 
-        let server = start()?;
+        let server = start(binary, *stage, root.path(), 1)?;
         progress("idle CPU");
         let before = server.cpu_time();
         std::thread::sleep(timing.idle_cpu);
@@ -316,26 +308,19 @@ fn run(args: &Args) -> io::Result<()> {
     let two_core_workloads: Vec<&Workload> =
         workloads.iter().filter(|workload| TWO_CORE_WORKLOADS.contains(&workload.name)).collect();
     if stages.iter().any(|stage| stage.number > 7) && !two_core_workloads.is_empty() {
-        let mut two_core: Vec<(String, Option<&Stage>)> = stages
+        let mut two_core: Vec<(String, PathBuf, Option<&Stage>)> = stages
             .iter()
             .filter(|stage| stage.number >= 7)
-            .map(|stage| (stage.name.to_string(), Some(*stage)))
+            .map(|stage| (stage.name.to_string(), binaries.join(stage.name), Some(*stage)))
             .collect();
-        if nginx.is_some() {
-            two_core.push(("nginx".into(), None));
+        if let Some(path) = &nginx {
+            two_core.push(("nginx".into(), path.clone(), None));
         }
-        for (index, (name, stage)) in two_core.iter().enumerate() {
+        for (index, (name, binary, stage)) in two_core.iter().enumerate() {
             let progress = |what: &str| {
                 eprintln!("[two cores {}/{}] {name}: {what}", index + 1, two_core.len())
             };
-            let server = match (stage, &nginx) {
-                (Some(stage), _) if stage.loop_per_core => {
-                    Target::stage(&binaries.join(name), root.path(), &["--workers", "2"], None)?
-                }
-                (Some(_), _) => Target::stage(&binaries.join(name), root.path(), &[], None)?,
-                (None, Some(nginx)) => Target::nginx(nginx, root.path(), 2, None)?,
-                (None, None) => unreachable!("nginx is in the list only when it was found"),
-            };
+            let server = start(binary, *stage, root.path(), 2)?;
             for workload in &two_core_workloads {
                 let load = wrk::Load {
                     threads: 2,
@@ -393,6 +378,21 @@ fn run(args: &Args) -> io::Result<()> {
     }
     eprintln!("wrote {}", out_dir.join("latest.{md,svg}").display());
     Ok(())
+}
+
+/// Starts a target (a stage, or nginx for `None`) for `cores` cores: alone on core 0 for one,
+/// anywhere for more. A stage that runs a loop per core gets that many (`--workers`), nginx
+/// that many worker processes; the other stages keep their own threads.
+fn start(binary: &Path, stage: Option<&Stage>, root: &Path, cores: usize) -> io::Result<Target> {
+    let core = (cores == 1).then_some(0);
+    let workers = cores.to_string();
+    match stage {
+        Some(stage) if stage.loop_per_core => {
+            Target::stage(binary, root, &["--workers", &workers], core)
+        }
+        Some(_) => Target::stage(binary, root, &[], core),
+        None => Target::nginx(binary, root, cores, core),
+    }
 }
 
 /// Runs one workload `timing.runs` times against `server` (wrk placed by `pin_wrk`), and keeps
