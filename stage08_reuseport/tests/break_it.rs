@@ -2,26 +2,9 @@
 //! the test shows the symptom with the mistake and not with the stage, and keeps the example
 //! a small diff of main.rs.
 
-use std::fs;
-
 use testkit::{Server, changed_lines, example, main_and_example};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_stage08_reuseport");
-
-/// How many times the server's threads went to sleep, all added up: each time a thread
-/// blocked in `epoll_wait` is woken and goes back to sleep counts one (`voluntary_ctxt_switches`
-/// in `/proc/PID/task/TID/status`).
-fn sleeps(pid: i32) -> u64 {
-    let tasks = fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten();
-    let status = |task: fs::DirEntry| fs::read_to_string(task.path().join("status"));
-    tasks
-        .filter_map(|task| status(task).ok())
-        .filter_map(|status| {
-            let line = status.lines().find(|line| line.starts_with("voluntary_ctxt_switches:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .sum()
-}
 
 /// Wake-ups of the server's threads per new connection, with 4 workers: 100 clients, one after
 /// the other, each a connection with one request and `Connection: close`.
@@ -30,11 +13,11 @@ fn wake_ups_per_connection(binary: &str) -> f64 {
     let request = b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
     assert_eq!(server.request(request).status, 200);
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let before = sleeps(server.pid().as_raw());
+    let before = server.sleeps();
     for _ in 0..100 {
         assert_eq!(server.request(request).status, 200);
     }
-    (sleeps(server.pid().as_raw()) - before) as f64 / 100.0
+    (server.sleeps() - before) as f64 / 100.0
 }
 
 #[test]

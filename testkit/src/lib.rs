@@ -235,6 +235,25 @@ impl Server {
         Duration::from_millis(ticks * 10)
     }
 
+    /// How many times the server's threads have gone to sleep so far, all added up: each
+    /// time a thread blocks (in `epoll_wait`, `nanosleep`, ...) and is woken counts one
+    /// (`voluntary_ctxt_switches` in `/proc/PID/task/TID/status`). Unlike CPU time, which
+    /// /proc counts in 10 ms ticks and a busy machine inflates, this counts wake-ups exactly.
+    pub fn sleeps(&self) -> u64 {
+        let pid = self.pid().as_raw();
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+        let status = |task: fs::DirEntry| fs::read_to_string(task.path().join("status"));
+        tasks
+            .flatten()
+            .filter_map(|task| status(task).ok())
+            .filter_map(|status| {
+                let line =
+                    status.lines().find(|line| line.starts_with("voluntary_ctxt_switches:"))?;
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .sum()
+    }
+
     /// CPU time used so far by every live process in the server's process group (a master
     /// and its worker processes), and by their reaped children.
     pub fn group_cpu_time(&self) -> Duration {
