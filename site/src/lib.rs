@@ -3,17 +3,24 @@
 //! - `<stage>.html`: the stage's README.md as HTML, then its `src/main.rs` with line numbers.
 //! - `<stage>-diff.html`: the unified diff of the previous stage's `main.rs` and this one's,
 //!   changed lines highlighted, with a few sentences on what the change means.
+//! - `<stage>-from-<twin>.html`: the same for the earlier stage whose model this one remakes.
 //!
-//! Plain HTML and the site's one stylesheet: no JavaScript, works offline, from every stage.
+//! In both languages of the course (see [`lang`]): the English pages in `www/course/` from the
+//! README.md files, the Chinese ones in `www/zh/course/` from the README.zh-CN.md files, each
+//! page with a switch to the same page in the other language. Plain HTML and the site's one
+//! stylesheet: no JavaScript, works offline, from every stage.
 
 use std::fmt::Write;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 use similar::{ChangeTag, TextDiff};
 
+pub use lang::Lang;
+
+pub mod lang;
 pub mod markers;
 pub mod measured;
 pub mod transcripts;
@@ -22,11 +29,12 @@ pub mod transcripts;
 /// what it adds to the one before).
 pub use testkit::STAGES;
 
-/// One generated page: its file name in `www/course/` and its HTML.
+/// One generated page: where it goes in `www/` and its HTML.
 #[derive(Debug)]
 pub struct Page {
-    /// The file name, e.g. `stage07_epoll.html`.
-    pub name: String,
+    /// Its path inside `www/`, which is also its URL path: `course/stage07_epoll.html`,
+    /// `zh/course/stage07_epoll.html`.
+    pub path: String,
     /// The whole document.
     pub html: String,
 }
@@ -39,31 +47,35 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Every course page, rendered from the files under `workspace`.
+/// Every course page in both languages, rendered from the files under `workspace`.
 ///
 /// # Errors
 ///
-/// When a stage's README.md or src/main.rs cannot be read.
+/// When a stage's lesson or src/main.rs cannot be read.
 pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
     let read = |stage: &str, file: &str| fs::read_to_string(workspace.join(stage).join(file));
     let mut pages = Vec::new();
-    for (index, stage) in STAGES.iter().enumerate() {
-        let (stage, summary) = (stage.name, stage.idea);
-        let readme = read(stage, "README.md")?;
-        let main = read(stage, "src/main.rs")?;
-        pages.push(Page { name: format!("{stage}.html"), html: lesson(index, &readme, &main) });
-        if index > 0 {
-            let previous = STAGES[index - 1].name;
-            pages.push(Page {
-                name: format!("{stage}-diff.html"),
-                html: diff_page(index, previous, summary, &read(previous, "src/main.rs")?, &main),
-            });
-        }
-        if let Some((twin, summary)) = STAGES[index].twin {
-            pages.push(Page {
-                name: twin_page(stage, twin),
-                html: diff_page(index, twin, summary, &read(twin, "src/main.rs")?, &main),
-            });
+    for lang in Lang::ALL {
+        let mut page = |name: String, html: String| {
+            pages.push(Page { path: format!("{}/{name}", lang.course()), html });
+        };
+        for (index, stage) in STAGES.iter().enumerate() {
+            let readme = read(stage.name, lang.readme())?;
+            let main = read(stage.name, "src/main.rs")?;
+            let name = format!("{}.html", stage.name);
+            page(name.clone(), lesson(lang, index, &readme, &main, &name));
+            if index > 0 {
+                let previous = STAGES[index - 1].name;
+                let name = format!("{}-diff.html", stage.name);
+                let before = read(previous, "src/main.rs")?;
+                let idea = lang.idea(stage);
+                page(name.clone(), diff_page(lang, index, previous, idea, &before, &main, &name));
+            }
+            if let (Some((twin, _)), Some(idea)) = (stage.twin, lang.twin_idea(stage)) {
+                let name = twin_page(stage.name, twin);
+                let before = read(twin, "src/main.rs")?;
+                page(name.clone(), diff_page(lang, index, twin, idea, &before, &main, &name));
+            }
         }
     }
     Ok(pages)
@@ -73,19 +85,36 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The page frame: head, the site's navigation, the content, and links to the neighbours.
-fn frame(title: &str, content: &str, index: usize) -> String {
+/// The page frame: head, the site's navigation with the switch to the same page (`name`) in
+/// the other language, the content, and links to the neighbours.
+fn frame(lang: Lang, title: &str, content: &str, index: usize, name: &str) -> String {
     let mut nav = String::new();
     if index > 0 {
         let previous = STAGES[index - 1].name;
         let _ = write!(nav, r#"<a href="{previous}.html">← {previous}</a>"#);
     }
     if let Some(next) = STAGES.get(index + 1).map(|stage| stage.name) {
-        let _ = write!(nav, r#"<a href="{next}-diff.html">what {next} changes →</a>"#);
+        let label = match lang {
+            Lang::English => format!("what {next} changes →"),
+            Lang::Chinese => format!("{next} 改了什么 →"),
+        };
+        let _ = write!(nav, r#"<a href="{next}-diff.html">{label}</a>"#);
     }
+    let (code, home, other) = (lang.code(), lang.home(), lang.other());
+    let (how, footer) = match lang {
+        Lang::English => (
+            "How a request travels",
+            "Generated from the repository by <code>cargo run -p site</code>; a test fails when \
+             this page is stale.",
+        ),
+        Lang::Chinese => (
+            "一个请求的旅程",
+            "由 <code>cargo run -p site</code> 从仓库生成；本页过时的话，有一个测试会失败。",
+        ),
+    };
     format!(
         r#"<!DOCTYPE html>
-<html lang="en">
+<html lang="{code}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -94,64 +123,100 @@ fn frame(title: &str, content: &str, index: usize) -> String {
 </head>
 <body>
 <header class="site"><nav>
-  <a class="brand" href="/">HTTP server <span>stages</span></a>
-  <a href="/how-it-works.html">How a request travels</a>
-  <a href="/%E4%B8%AD%E6%96%87.html">中文</a>
+  <a class="brand" href="{home}">HTTP server <span>stages</span></a>
+  <a href="{home}how-it-works.html">{how}</a>
+  <a href="/{}/{name}" lang="{}" hreflang="{}">{}</a>
 </nav></header>
 <main class="course">
 {content}
 <p class="pager">{nav}</p>
 </main>
-<footer>Generated from the repository by <code>cargo run -p site</code>; a test fails when this page is stale.</footer>
+<footer>{footer}</footer>
 </body>
 </html>
-"#
+"#,
+        other.course(),
+        other.code(),
+        other.code(),
+        other.name(),
     )
 }
 
 /// A stage's lesson: its README rendered, then its main.rs.
-fn lesson(index: usize, readme: &str, main: &str) -> String {
+fn lesson(lang: Lang, index: usize, readme: &str, main: &str, name: &str) -> String {
     let stage = STAGES[index].name;
-    let mut content = markdown(readme);
+    let mut content = markdown(lang, stage, readme);
     if index > 0 {
-        let _ = write!(
-            content,
-            r#"<p class="note">See exactly what changed from {}: <a href="{stage}-diff.html">the diff of src/main.rs</a>.</p>"#,
-            STAGES[index - 1].name
-        );
+        let previous = STAGES[index - 1].name;
+        let diff = format!(r#"<a href="{stage}-diff.html">"#);
+        let _ = match lang {
+            Lang::English => write!(
+                content,
+                r#"<p class="note">See exactly what changed from {previous}: {diff}the diff of src/main.rs</a>.</p>"#
+            ),
+            Lang::Chinese => write!(
+                content,
+                r#"<p class="note">和 {previous} 相比究竟改了什么：{diff}src/main.rs 的 diff</a>。</p>"#
+            ),
+        };
     }
     if let Some((twin, _)) = STAGES[index].twin {
-        let _ = write!(
-            content,
-            r#"<p class="note">And what it changes in the model it remakes, {twin}: <a href="{}">the diff from {twin}</a>.</p>"#,
-            twin_page(stage, twin)
-        );
+        let diff = format!(r#"<a href="{}">"#, twin_page(stage, twin));
+        let _ = match lang {
+            Lang::English => write!(
+                content,
+                r#"<p class="note">And what it changes in the model it remakes, {twin}: {diff}the diff from {twin}</a>.</p>"#
+            ),
+            Lang::Chinese => write!(
+                content,
+                r#"<p class="note">以及它对所重写的那个模型 {twin} 改了什么：{diff}和 {twin} 的 diff</a>。</p>"#
+            ),
+        };
     }
-    let _ =
-        write!(content, "<h2 id=\"source\">The code: {stage}/src/main.rs</h2>\n{}", source(main));
-    frame(stage, &content, index)
+    let code = match lang {
+        Lang::English => "The code",
+        Lang::Chinese => "代码",
+    };
+    let _ = write!(content, "<h2 id=\"source\">{code}: {stage}/src/main.rs</h2>\n{}", source(main));
+    frame(lang, stage, &content, index, name)
 }
 
-/// Markdown to HTML. Links between lessons are rewritten to the lesson pages; a link to the
-/// stage's own `src/main.rs` goes to the code below the lesson; other relative links (files
-/// that exist only in the repository) become plain text.
-fn markdown(text: &str) -> String {
+/// Markdown to HTML, headings with GitHub's anchors so that a lesson's `(#section)` links
+/// work on its page too. Links between lessons are rewritten to the lesson pages (a link to
+/// the lesson in the other language to that language's page); a link to the stage's own
+/// `src/main.rs` goes to the code below the lesson; other relative links (files that exist
+/// only in the repository) become plain text.
+fn markdown(lang: Lang, stage: &str, text: &str) -> String {
+    let page = |to: Lang, stage: &str| {
+        if to == lang { format!("{stage}.html") } else { format!("/{}/{stage}.html", to.course()) }
+    };
+    let rewrite = |url: &str| -> Option<String> {
+        if url.starts_with("http://") || url.starts_with("https://") || url.starts_with('#') {
+            return Some(url.into());
+        }
+        if url == "src/main.rs" {
+            return Some("#source".into());
+        }
+        for to in Lang::ALL {
+            if url == to.readme() {
+                return Some(page(to, stage));
+            }
+            if url == format!("../{}", to.readme()) {
+                return Some(to.home().into());
+            }
+            let linked = url.trim_start_matches("../").strip_suffix(&format!("/{}", to.readme()));
+            if let Some(linked) =
+                linked.filter(|name| STAGES.iter().any(|known| known.name == *name))
+            {
+                return Some(page(to, linked));
+            }
+        }
+        None
+    };
     let mut drop_link = Vec::new();
     let events = Parser::new_ext(text, Options::ENABLE_TABLES).filter_map(|event| match event {
         Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-            let url = dest_url.to_string();
-            let rewritten = if url.starts_with("http://")
-                || url.starts_with("https://")
-                || url.starts_with('#')
-            {
-                Some(url)
-            } else if url == "src/main.rs" {
-                Some("#source".into())
-            } else if let Some(stage) = url.trim_start_matches("../").strip_suffix("/README.md") {
-                STAGES.iter().any(|known| known.name == stage).then(|| format!("{stage}.html"))
-            } else {
-                None
-            };
+            let rewritten = rewrite(&dest_url);
             drop_link.push(rewritten.is_none());
             rewritten
                 .map(|url| Event::Start(Tag::Link { link_type, dest_url: url.into(), title, id }))
@@ -166,8 +231,50 @@ fn markdown(text: &str) -> String {
         other => Some(other),
     });
     let mut out = String::new();
-    html::push_html(&mut out, events);
+    html::push_html(&mut out, with_anchors(events.collect()).into_iter());
     out
+}
+
+/// Gives every heading the anchor GitHub gives it: its text lower-cased, spaces turned into
+/// `-`, punctuation dropped (letters of every script kept), `-1`, `-2` ... after repeats.
+fn with_anchors(mut events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut index = 0;
+    while index < events.len() {
+        if let Event::Start(Tag::Heading { .. }) = events[index] {
+            let mut text = String::new();
+            for event in &events[index + 1..] {
+                match event {
+                    Event::Text(part) | Event::Code(part) => text.push_str(part),
+                    Event::End(TagEnd::Heading(_)) => break,
+                    _ => {}
+                }
+            }
+            let base = slug(&text);
+            let repeats = seen.iter().filter(|anchor| **anchor == base).count();
+            seen.push(base.clone());
+            let anchor = if repeats == 0 { base } else { format!("{base}-{repeats}") };
+            if let Event::Start(Tag::Heading { id, .. }) = &mut events[index] {
+                *id = Some(CowStr::from(anchor));
+            }
+        }
+        index += 1;
+    }
+    events
+}
+
+/// A heading's anchor, as GitHub makes it.
+pub fn slug(heading: &str) -> String {
+    heading
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            '-' | '_' => Some(c),
+            c if c.is_alphanumeric() => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Source code with line numbers.
@@ -188,7 +295,15 @@ fn twin_page(stage: &str, twin: &str) -> String {
 
 /// The diff of an earlier stage's main.rs (`previous`: the one before, or the one this stage
 /// remakes) and this one's, in hunks with 3 lines of context.
-fn diff_page(index: usize, previous: &str, summary: &str, before: &str, after: &str) -> String {
+fn diff_page(
+    lang: Lang,
+    index: usize,
+    previous: &str,
+    summary: &str,
+    before: &str,
+    after: &str,
+    name: &str,
+) -> String {
     let stage = STAGES[index].name;
     let diff = TextDiff::from_lines(before, after);
     let (mut removed, mut added) = (0, 0);
@@ -221,20 +336,31 @@ fn diff_page(index: usize, previous: &str, summary: &str, before: &str, after: &
             }
         }
     }
+    let words = match lang {
+        Lang::English => format!(
+            "<h1>From {previous} to {stage}</h1>\n<p class=\"lead\">{}</p>\n\
+             <p><code>diff -u {previous}/src/main.rs {stage}/src/main.rs</code>: {removed} lines \
+             removed,\n{added} added. Read the lessons: <a href=\"{previous}.html\">{previous}</a>,\n\
+             <a href=\"{stage}.html\">{stage}</a>.</p>",
+            inline_code(summary)
+        ),
+        Lang::Chinese => format!(
+            "<h1>从 {previous} 到 {stage}</h1>\n<p class=\"lead\">{}</p>\n\
+             <p><code>diff -u {previous}/src/main.rs {stage}/src/main.rs</code>：删去 {removed} 行，\n\
+             增加 {added} 行。两课的讲义：<a href=\"{previous}.html\">{previous}</a>、\n\
+             <a href=\"{stage}.html\">{stage}</a>。</p>",
+            inline_code(summary)
+        ),
+    };
     let content = format!(
-        r#"<h1>From {previous} to {stage}</h1>
-<p class="lead">{summary}</p>
-<p><code>diff -u {previous}/src/main.rs {stage}/src/main.rs</code>: {removed} lines removed,
-{added} added. Read the lessons: <a href="{previous}.html">{previous}</a>,
-<a href="{stage}.html">{stage}</a>.</p>
+        r#"{words}
 <div class="diff"><table>
 <thead><tr><th title="{previous}">old</th><th title="{stage}">new</th><th>{previous}/src/main.rs → {stage}/src/main.rs</th></tr></thead>
 <tbody>
 {rows}</tbody></table></div>
-"#,
-        summary = inline_code(summary),
+"#
     );
-    frame(&format!("{previous} → {stage}"), &content, index)
+    frame(lang, &format!("{previous} → {stage}"), &content, index, name)
 }
 
 /// `code` spans in the one-sentence summaries.
@@ -257,18 +383,44 @@ mod tests {
     #[test]
     fn links_are_rewritten_or_dropped() {
         let html = markdown(
-            "[a](src/main.rs) [b](../stage02_static/README.md) [c](tests/x.rs) [d](https://x.org)",
+            Lang::English,
+            "stage03_fork",
+            "[a](src/main.rs) [b](../stage02_static/README.md) [c](tests/x.rs) [d](https://x.org) \
+             [e](README.zh-CN.md) [f](../README.md)",
         );
         assert!(html.contains(r##"<a href="#source">a</a>"##), "{html}");
         assert!(html.contains(r#"<a href="stage02_static.html">b</a>"#), "{html}");
         assert!(html.contains(" c "), "{html}");
         assert!(!html.contains("tests/x.rs"), "{html}");
         assert!(html.contains(r#"<a href="https://x.org">d</a>"#), "{html}");
+        assert!(html.contains(r#"<a href="/zh/course/stage03_fork.html">e</a>"#), "{html}");
+        assert!(html.contains(r#"<a href="/">f</a>"#), "{html}");
+        let html = markdown(
+            Lang::Chinese,
+            "stage03_fork",
+            "[a](../stage02_static/README.zh-CN.md) [b](README.md) [c](../README.zh-CN.md)",
+        );
+        assert!(html.contains(r#"<a href="stage02_static.html">a</a>"#), "{html}");
+        assert!(html.contains(r#"<a href="/course/stage03_fork.html">b</a>"#), "{html}");
+        assert!(html.contains(r#"<a href="/zh/">c</a>"#), "{html}");
+    }
+
+    #[test]
+    fn headings_get_the_anchors_github_gives_them() {
+        let html = markdown(
+            Lang::Chinese,
+            "stage07_epoll",
+            "## What a connection costs\n\n## 边缘触发、水平触发与 `oneshot`\n\n## Measured\n\n## Measured\n",
+        );
+        assert!(html.contains(r#"<h2 id="what-a-connection-costs">"#), "{html}");
+        assert!(html.contains(r#"<h2 id="边缘触发水平触发与-oneshot">"#), "{html}");
+        assert!(html.contains(r#"<h2 id="measured-1">"#), "{html}");
     }
 
     #[test]
     fn diff_rows_are_marked_and_counted() {
-        let page = diff_page(1, STAGES[0].name, "s", "a\nb\nc\n", "a\nx\nc\n");
+        let page =
+            diff_page(Lang::English, 1, STAGES[0].name, "s", "a\nb\nc\n", "a\nx\nc\n", "x.html");
         assert!(
             page.contains(r#"<tr class="del"><td>2</td><td></td><td><code>- b</code></td></tr>"#),
             "{page}"
@@ -278,6 +430,7 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("1 lines removed,\n1 added"), "{page}");
+        assert!(page.contains(r#"<a href="/zh/course/x.html" lang="zh-CN""#), "{page}");
     }
 
     #[test]

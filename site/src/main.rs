@@ -1,7 +1,8 @@
 //! `cargo run -p site` first writes each lesson's "Measured" block from the benchmark's
-//! results (see `site::measured`), then the course pages into `www/course/`: one page per
-//! stage (its README.md rendered, then its src/main.rs), one page per pair of adjacent
-//! stages (the diff of their main.rs). Both are committed; tests fail when they are stale.
+//! results (see `site::measured`), then the course pages into `www/course/` (English) and
+//! `www/zh/course/` (Chinese): one page per stage (its lesson rendered, then its
+//! src/main.rs), one page per pair of adjacent stages (the diff of their main.rs), one from
+//! each stage's twin. All are committed; tests fail when they are stale.
 //!
 //! `cargo run -p site -- transcripts` records the strace excerpt of every stage (after
 //! `cargo build`) into `site/transcripts/` and the stages' READMEs; see `site::transcripts`.
@@ -34,26 +35,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes every lesson's measured block, then every course page into `www/course/`.
+/// Writes every lesson's measured block, then every course page into `www/`.
 fn pages(workspace: &std::path::Path) -> io::Result<()> {
     let results = fs::read_to_string(workspace.join(site::measured::RESULTS))?;
     for stage in site::STAGES.map(|stage| stage.name) {
-        let path = workspace.join(stage).join("README.md");
-        let readme = fs::read_to_string(&path)?;
-        let block = site::measured::readme_block(stage, &results);
-        let updated = site::measured::MARKERS
-            .replace_block(&readme, &block)
-            .map_err(|error| io::Error::other(format!("{stage}/README.md: {error}")))?;
-        if updated != readme {
-            fs::write(&path, updated)?;
-            println!("updated {stage}/README.md (measured)");
+        for lang in site::Lang::ALL {
+            let file = format!("{stage}/{}", lang.readme());
+            let readme = fs::read_to_string(workspace.join(&file))?;
+            let block = site::measured::readme_block(stage, &results, lang);
+            let updated = site::measured::MARKERS
+                .replace_block(&readme, &block)
+                .map_err(|error| io::Error::other(format!("{file}: {error}")))?;
+            if updated != readme {
+                fs::write(workspace.join(&file), updated)?;
+                println!("updated {file} (measured)");
+            }
         }
     }
-    let out = workspace.join("www/course");
-    fs::create_dir_all(&out)?;
     for page in site::pages(workspace)? {
-        fs::write(out.join(&page.name), &page.html)?;
-        println!("wrote www/course/{}", page.name);
+        let path = workspace.join("www").join(&page.path);
+        if let Some(folder) = path.parent() {
+            fs::create_dir_all(folder)?;
+        }
+        fs::write(&path, &page.html)?;
+        println!("wrote www/{}", page.path);
     }
     Ok(())
 }

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use crate::STAGES;
 use crate::markers::Markers;
+use crate::{Lang, STAGES};
 
 /// The first header cell of the results' two-core table (the bench's `TWO_CORE_HEADER`).
 const TWO_CORE_HEADER: &str = "workload, two cores";
@@ -215,13 +215,20 @@ fn load_rows(
     out
 }
 
-/// What stands between a README's markers: where the figures come from, then [`block`].
-pub fn readme_block(stage: &str, results: &str) -> String {
-    format!(
-        "From [{RESULTS}](../{RESULTS}), one run on one machine: compare the rows with each \
-         other, not with another machine's.\n\n{}",
-        block(stage, results)
-    )
+/// What stands between a lesson's markers: where the figures come from (in the lesson's
+/// language), then [`block`] (the same in both).
+pub fn readme_block(stage: &str, results: &str, lang: Lang) -> String {
+    let intro = match lang {
+        Lang::English => format!(
+            "From [{RESULTS}](../{RESULTS}), one run on one machine: compare the rows with each \
+             other, not with another machine's."
+        ),
+        Lang::Chinese => format!(
+            "摘自 [{RESULTS}](../{RESULTS})，一台机器上的一次运行：请拿这些行互相比较，\
+             不要和另一台机器的数字比。"
+        ),
+    };
+    format!("{intro}\n\n{}", block(stage, results))
 }
 
 #[cfg(test)]

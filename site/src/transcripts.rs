@@ -4,7 +4,8 @@
 //! it one request, stops it, and turns the raw trace into a short excerpt: what the stage does
 //! for that request, in the order a reader follows it, with nothing that belongs to one machine
 //! or one run (paths, ports, addresses, pids). Each excerpt goes to `site/transcripts/` and
-//! between the `strace:begin` and `strace:end` markers of the stage's README.md.
+//! between the `strace:begin` and `strace:end` markers of the stage's lessons (README.md and
+//! README.zh-CN.md).
 //!
 //! The raw trace goes through four steps:
 //!
@@ -33,6 +34,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use crate::Lang;
 use crate::markers::Markers;
 
 /// The marker lines around a README's generated excerpt.
@@ -358,17 +360,19 @@ pub fn run(workspace: &Path) -> Result<Vec<String>, String> {
             "wrote site/transcripts/{stage}.txt ({} lines)",
             excerpt.lines().count()
         ));
-        // Others edit the READMEs' prose meanwhile: read, replace the block, write back at once.
-        let readme_file = workspace.join(stage).join("README.md");
-        let readme = fs::read_to_string(&readme_file)
-            .map_err(|error| format!("cannot read {stage}/README.md: {error}"))?;
-        let updated = MARKERS
-            .replace_block(&readme, &readme_block(stage, &excerpt))
-            .map_err(|error| format!("{stage}/README.md: {error}"))?;
-        if updated != readme {
-            fs::write(&readme_file, updated)
-                .map_err(|error| format!("cannot write {stage}/README.md: {error}"))?;
-            written.push(format!("updated {stage}/README.md"));
+        // Others edit the lessons' prose meanwhile: read, replace the block, write back at once.
+        for lang in Lang::ALL {
+            let file = format!("{stage}/{}", lang.readme());
+            let readme = fs::read_to_string(workspace.join(&file))
+                .map_err(|error| format!("cannot read {file}: {error}"))?;
+            let updated = MARKERS
+                .replace_block(&readme, &readme_block(stage, &excerpt, lang))
+                .map_err(|error| format!("{file}: {error}"))?;
+            if updated != readme {
+                fs::write(workspace.join(&file), updated)
+                    .map_err(|error| format!("cannot write {file}: {error}"))?;
+                written.push(format!("updated {file}"));
+            }
         }
     }
     Ok(written)
@@ -522,17 +526,21 @@ impl Drop for Traced {
 // ---------------------------------------------------------------------------------------------
 // The README block
 
-/// What lies between a README's marker lines: the command that made the excerpt, and the
-/// excerpt in a `text` block.
-pub fn readme_block(stage: &str, excerpt: &str) -> String {
+/// What lies between a lesson's marker lines: the command that made the excerpt (said in the
+/// lesson's language), and the excerpt in a `text` block (the same in both).
+pub fn readme_block(stage: &str, excerpt: &str, lang: Lang) -> String {
     let plan = PLANS.iter().find(|plan| plan.stage == stage);
     let flags = plan.map(|plan| plan.flags.join(" ")).unwrap_or_default();
     let flags = if flags.is_empty() { String::new() } else { format!(" {flags}") };
     let path = plan.map_or("/style.css", |plan| plan.path);
-    format!(
-        "`strace -f ./target/debug/{stage} --quiet{flags}`, then one request for {path} \
-         (`{COMMAND}` wrote this):\n\n```text\n{excerpt}```\n"
-    )
+    let command = format!("`strace -f ./target/debug/{stage} --quiet{flags}`");
+    let intro = match lang {
+        Lang::English => {
+            format!("{command}, then one request for {path} (`{COMMAND}` wrote this):")
+        }
+        Lang::Chinese => format!("{command}，然后请求一次 {path}（由 `{COMMAND}` 写入）："),
+    };
+    format!("{intro}\n\n```text\n{excerpt}```\n")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-//! The committed course pages must be exactly what the generator makes from the current
-//! READMEs and sources: a lesson or a main.rs changed without `cargo run -p site` fails here.
+//! The committed course pages, in both languages, must be exactly what the generator makes
+//! from the current lessons and sources: a lesson or a main.rs changed without
+//! `cargo run -p site` fails here.
 
 use std::fs;
 
@@ -11,15 +12,16 @@ fn committed_pages_are_up_to_date() {
     let twins = site::STAGES.iter().filter(|stage| stage.twin.is_some()).count();
     assert_eq!(
         pages.len(),
-        2 * stages - 1 + twins,
-        "a lesson per stage, a diff per adjacent pair, and one from each stage's twin"
+        site::Lang::ALL.len() * (2 * stages - 1 + twins),
+        "in each language a lesson per stage, a diff per adjacent pair, and one from each \
+         stage's twin"
     );
     for page in pages {
-        let path = workspace.join("www/course").join(&page.name);
+        let path = workspace.join("www").join(&page.path);
         let committed = fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == page.html,
-            "{} is stale: run `cargo run -p site` and commit www/course/",
+            "{} is stale: run `cargo run -p site` and commit www/",
             path.display()
         );
     }
@@ -32,13 +34,16 @@ fn measured_blocks_match_the_bench_results() {
     let workspace = site::workspace();
     let results = fs::read_to_string(workspace.join(site::measured::RESULTS)).unwrap();
     for stage in site::STAGES.map(|stage| stage.name) {
-        let readme = fs::read_to_string(workspace.join(stage).join("README.md")).unwrap();
-        let current = site::measured::MARKERS
-            .block(&readme)
-            .unwrap_or_else(|error| panic!("{stage}/README.md: {error}"));
-        assert!(
-            current == site::measured::readme_block(stage, &results),
-            "{stage}/README.md's measured block is stale: run `cargo run -p site`"
-        );
+        for lang in site::Lang::ALL {
+            let file = format!("{stage}/{}", lang.readme());
+            let readme = fs::read_to_string(workspace.join(&file)).unwrap();
+            let current = site::measured::MARKERS
+                .block(&readme)
+                .unwrap_or_else(|error| panic!("{file}: {error}"));
+            assert!(
+                current == site::measured::readme_block(stage, &results, lang),
+                "{file}'s measured block is stale: run `cargo run -p site`"
+            );
+        }
     }
 }

@@ -15,17 +15,20 @@ fn readme_excerpts_are_the_recorded_transcripts() {
         let excerpt = fs::read_to_string(&transcript).unwrap_or_else(|error| {
             panic!("{}: {error}: run `{}`", transcript.display(), transcripts::COMMAND)
         });
-        let readme = fs::read_to_string(workspace.join(stage).join("README.md"))
-            .expect("every stage has a README.md");
-        let block = transcripts::MARKERS
-            .block(&readme)
-            .unwrap_or_else(|error| panic!("{stage}/README.md: {error}"));
-        assert!(
-            block == transcripts::readme_block(stage, &excerpt),
-            "{stage}/README.md's strace excerpt is not site/transcripts/{stage}.txt: run `{}` \
-             (it rewrites both; edit neither by hand)",
-            transcripts::COMMAND
-        );
+        for lang in site::Lang::ALL {
+            let file = format!("{stage}/{}", lang.readme());
+            let readme = fs::read_to_string(workspace.join(&file))
+                .unwrap_or_else(|error| panic!("{file}: {error}"));
+            let block = transcripts::MARKERS
+                .block(&readme)
+                .unwrap_or_else(|error| panic!("{file}: {error}"));
+            assert!(
+                block == transcripts::readme_block(stage, &excerpt, lang),
+                "{file}'s strace excerpt is not site/transcripts/{stage}.txt: run `{}` \
+                 (it rewrites both; edit neither by hand)",
+                transcripts::COMMAND
+            );
+        }
     }
 }
 

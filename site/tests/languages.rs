@@ -1,0 +1,133 @@
+//! The two languages of the course stay in step: every lesson in README.md has its
+//! README.zh-CN.md beside it (and the top README too) with the same headings at the same
+//! levels and the same fenced code blocks, word for word. A section added, or a command
+//! changed, in one language only fails here.
+
+use std::fs;
+
+use site::{Lang, STAGES};
+
+#[test]
+fn every_lesson_is_in_step_in_both_languages() {
+    let workspace = site::workspace();
+    let folders = std::iter::once(".").chain(STAGES.iter().map(|stage| stage.name));
+    let mut drift = Vec::new();
+    for folder in folders {
+        let [english, chinese] = Lang::ALL.map(|lang| {
+            let path = workspace.join(folder).join(lang.readme());
+            fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        });
+        for difference in site::lang::differences(&english, &chinese) {
+            drift.push(format!("{folder}/{}: {difference}", Lang::Chinese.readme()));
+        }
+    }
+    assert!(drift.is_empty(), "the languages drifted apart:\n{}", drift.join("\n"));
+}
+
+/// Every in-page link of every course page (`#measured`, `#测量结果`) leads to a heading of
+/// that page. (The HTML writer percent-encodes the link as UTF-8; a browser decodes it before
+/// it looks for the id.)
+#[test]
+fn in_page_links_lead_to_a_heading() {
+    let pages = site::pages(&site::workspace()).expect("the lessons are readable");
+    let mut dead = Vec::new();
+    for page in &pages {
+        for anchor in page.html.split("href=\"#").skip(1).filter_map(|rest| rest.split('"').next())
+        {
+            if !page.html.contains(&format!("id=\"{}\"", percent_decoded(anchor))) {
+                dead.push(format!("{}: #{anchor}", page.path));
+            }
+        }
+    }
+    assert!(dead.is_empty(), "links to no heading:\n{}", dead.join("\n"));
+}
+
+fn percent_decoded(text: &str) -> String {
+    let mut bytes = Vec::new();
+    let mut rest = text.as_bytes();
+    while let Some((&first, after)) = rest.split_first() {
+        let hex = after.get(..2).and_then(|hex| std::str::from_utf8(hex).ok());
+        match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+            Some(byte) if first == b'%' => {
+                bytes.push(byte);
+                rest = &after[2..];
+            }
+            _ => {
+                bytes.push(first);
+                rest = after;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Every page of the site, hand-written or generated, in `www/` and below.
+fn site_pages(folder: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in fs::read_dir(folder).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            site_pages(&path, found);
+        } else if path.extension().is_some_and(|extension| extension == "html") {
+            found.push(path);
+        }
+    }
+}
+
+/// The `href` values of a page.
+fn links(html: &str) -> Vec<&str> {
+    html.split("href=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect()
+}
+
+/// Every link between the site's pages leads to a file (or a folder) that is there, and every
+/// course page, home page and how-it-works page has a language switch (the link with
+/// `hreflang`) to a page in the other language, whose switch leads back to it.
+#[test]
+fn links_between_pages_lead_somewhere_and_the_language_switch_leads_back() {
+    let www = site::workspace().join("www");
+    let mut pages = Vec::new();
+    site_pages(&www, &mut pages);
+    let file_of = |page: &std::path::Path, link: &str| {
+        let link = percent_decoded(link.split(['#', '?']).next().unwrap_or(""));
+        let mut path = match link.strip_prefix('/') {
+            Some(absolute) => www.join(absolute),
+            None => page.parent().unwrap().join(&link),
+        };
+        if (link.is_empty() || link.ends_with('/')) && path.join("index.html").exists() {
+            path.push("index.html");
+        }
+        path
+    };
+    let mut broken = Vec::new();
+    for page in &pages {
+        let html = fs::read_to_string(page).unwrap();
+        let name = page.strip_prefix(&www).unwrap().display().to_string();
+        for link in links(&html) {
+            let external = link.starts_with("http://") || link.starts_with("https://");
+            // The home pages' demo of a 404 links to a page that is missing on purpose.
+            let missing_on_purpose = link == "/no-such-page";
+            if !external
+                && !link.starts_with('#')
+                && !missing_on_purpose
+                && !file_of(page, link).exists()
+            {
+                broken.push(format!("{name}: {link} leads nowhere"));
+            }
+        }
+        let switch = html.split("hreflang=").next().and_then(|before| links(before).pop());
+        let has_switch = html.contains("hreflang=");
+        if name.contains("course/") || name.ends_with("index.html") || name.contains("how-it-works")
+        {
+            let Some(switch) = switch.filter(|_| has_switch) else {
+                broken.push(format!("{name}: no language switch"));
+                continue;
+            };
+            let other = file_of(page, switch);
+            let back = fs::read_to_string(&other).unwrap_or_default();
+            let back = back.split("hreflang=").next().and_then(|before| links(before).pop());
+            if back.map(|back| file_of(&other, back)) != Some(page.clone()) {
+                broken.push(format!("{name}: its language switch {switch} does not switch back"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+}
