@@ -5,7 +5,8 @@
 //! each stage's twin. All are committed; tests fail when they are stale.
 //!
 //! `cargo run -p site -- transcripts` records the strace excerpt of every stage (after
-//! `cargo build`) into `site/transcripts/` and the stages' READMEs; see `site::transcripts`.
+//! `cargo build`) into `site/transcripts/` and the stages' lessons (`-- transcripts STAGE`:
+//! one stage's); see `site::transcripts`.
 
 use std::fs;
 use std::io;
@@ -15,11 +16,14 @@ fn main() -> ExitCode {
     let workspace = site::workspace();
     let outcome = match std::env::args().nth(1).as_deref() {
         None => pages(&workspace).map_err(|error| error.to_string()),
-        Some("transcripts") => site::transcripts::run(&workspace).map(|written| {
-            for line in written {
-                println!("{line}");
-            }
-        }),
+        Some("transcripts") => {
+            let only = std::env::args().nth(2);
+            site::transcripts::run(&workspace, only.as_deref()).map(|written| {
+                for line in written {
+                    println!("{line}");
+                }
+            })
+        }
         Some(other) => Err(format!(
             "unknown command `{other}`: `cargo run -p site` writes the course pages, \
              `{}` the strace excerpts",

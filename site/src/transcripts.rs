@@ -64,9 +64,8 @@ struct Plan {
     flags: &'static [&'static str],
     /// The path requested (stage01 answers anything, so it gets `/`).
     path: &'static str,
-    /// Stage01 shows its start-up (socket, bind, listen); the others start at the `accept4`
-    /// that returns the connection.
-    from_socket: bool,
+    /// Where the excerpt starts.
+    start: Start,
     /// How many calls of the accepting thread before the start to show as well (only calls
     /// named in `lead_calls`), with a line saying what they are.
     lead: usize,
@@ -85,6 +84,18 @@ struct Plan {
     may_ticks: bool,
     /// Annotations for this stage, tried before the common ones.
     notes: &'static [Note],
+}
+
+/// Where an excerpt starts.
+#[derive(Debug, PartialEq)]
+enum Start {
+    /// At the first `socket()`: the start-up too (socket, bind, listen).
+    Socket,
+    /// At the `accept4` that returns the connection.
+    Accept,
+    /// At `io_uring_setup`: stage10 makes no `accept4`, `recvfrom` or `sendto` of its own (the
+    /// kernel does them inside `io_uring_enter`), so the excerpt shows the ring from its start.
+    Ring,
 }
 
 /// Which futex calls an excerpt shows.
@@ -142,12 +153,12 @@ const COMMON_NOTES: &[Note] = &[
 ];
 
 /// The plans, in the order of [`crate::STAGES`].
-const PLANS: [Plan; 9] = [
+const PLANS: [Plan; 10] = [
     Plan {
         stage: "stage01_hello",
         flags: &[],
         path: "/",
-        from_socket: true,
+        start: Start::Socket,
         lead: 0,
         lead_calls: &[],
         lead_note: None,
@@ -161,7 +172,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage02_static",
         flags: &[],
         path: "/style.css",
-        from_socket: false,
+        start: Start::Accept,
         lead: 0,
         lead_calls: &[],
         lead_note: None,
@@ -175,7 +186,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage03_fork",
         flags: &[],
         path: "/style.css",
-        from_socket: false,
+        start: Start::Accept,
         lead: 0,
         lead_calls: &[],
         lead_note: None,
@@ -203,7 +214,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage04_threads",
         flags: &["--workers", "2"],
         path: "/style.css",
-        from_socket: false,
+        start: Start::Accept,
         lead: 0,
         lead_calls: &[],
         lead_note: None,
@@ -222,7 +233,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage05_coroutines",
         flags: &["--workers", "2"],
         path: "/style.css",
-        from_socket: false,
+        start: Start::Accept,
         lead: 1,
         lead_calls: &["futex"],
         lead_note: None,
@@ -242,7 +253,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage06_nonblocking",
         flags: &[],
         path: "/style.css",
-        from_socket: false,
+        start: Start::Accept,
         lead: 4,
         lead_calls: &["accept4", "clock_nanosleep"],
         lead_note: Some("... (the same pass every 0.5 ms since start-up)"),
@@ -256,7 +267,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage07_epoll",
         flags: &[],
         path: "/style.css",
-        from_socket: false,
+        start: Start::Accept,
         lead: 1,
         lead_calls: &["epoll_pwait"],
         lead_note: None,
@@ -275,7 +286,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage08_reuseport",
         flags: &["--workers", "2"],
         path: "/style.css",
-        from_socket: true,
+        start: Start::Socket,
         lead: 0,
         lead_calls: &[],
         lead_note: None,
@@ -293,7 +304,7 @@ const PLANS: [Plan; 9] = [
         stage: "stage09_async",
         flags: &["--workers", "1"],
         path: "/style.css",
-        from_socket: false,
+        start: Start::Accept,
         lead: 1,
         lead_calls: &["epoll_wait", "epoll_pwait"],
         lead_note: None,
@@ -307,11 +318,34 @@ const PLANS: [Plan; 9] = [
             note(&["epoll_wait("], "the reactor: what is ready?"),
         ],
     },
+    Plan {
+        stage: "stage10_uring",
+        flags: &[],
+        path: "/style.css",
+        start: Start::Ring,
+        lead: 0,
+        lead_calls: &[],
+        lead_note: None,
+        late_request: None,
+        tail: None,
+        futex: Futex::Hidden,
+        may_ticks: false,
+        // What each io_uring_enter submits (its second argument) before it waits for at least
+        // one completion: the loop queues operations as completions come in, and submits them
+        // all in its next call. (The request asks for `Connection: close`.)
+        notes: &[
+            note(&["io_uring_enter(", ", 17, 1,"], "submit 16 accepts, buffers"),
+            note(&["io_uring_enter(", ", 0, 1,"], "asleep until a completion: a client"),
+            note(&["io_uring_enter(", ", 2, 1,"], "an accept, a receive: request"),
+            note(&["io_uring_enter(", ", 2, 1,"], "send; buffer given back"),
+            note(&["io_uring_enter(", ", 1, 1,"], "close (Connection: close)"),
+            note(&["io_uring_enter(", ", 0, 1,"], "asleep: nothing to do"),
+        ],
+    },
 ];
 
-/// Whether `stage` has an strace excerpt. stage10 has none yet: its request is read and sent
-/// by the kernel inside `io_uring_enter`, so there is no `recvfrom` or `sendto` for the
-/// recorder's window to start and end at.
+/// Whether `stage` has an strace excerpt (every stage has one now; a new stage may start
+/// without).
 pub fn recorded(stage: &str) -> bool {
     PLANS.iter().any(|plan| plan.stage == stage)
 }
@@ -334,18 +368,22 @@ pub struct Recording {
     pub port: u16,
 }
 
-/// Runs every stage under strace and writes its excerpt to `site/transcripts/<stage>.txt` and
-/// into its README.md. Returns one line per file written.
+/// Runs every stage (or only the one named) under strace and writes its excerpt to
+/// `site/transcripts/<stage>.txt` and into its lessons. Returns one line per file written.
 ///
 /// # Errors
 ///
 /// One line: strace or a stage binary is missing, a stage misbehaved, or an excerpt lacks the
 /// request or the response.
-pub fn run(workspace: &Path) -> Result<Vec<String>, String> {
+pub fn run(workspace: &Path, only: Option<&str>) -> Result<Vec<String>, String> {
     check_strace()?;
+    if let Some(stage) = only {
+        plan(stage)?;
+    }
     // Everything is recorded before anything is written: a failure leaves no half-update.
     let mut excerpts = Vec::new();
-    for stage in crate::STAGES.map(|stage| stage.name).into_iter().filter(|stage| recorded(stage)) {
+    let chosen = |stage: &&str| recorded(stage) && only.is_none_or(|only| only == *stage);
+    for stage in crate::STAGES.map(|stage| stage.name).into_iter().filter(chosen) {
         let recording = record(workspace, stage)?;
         excerpts.push((stage, excerpt(stage, &recording)?));
     }
@@ -996,6 +1034,7 @@ fn may_wait(name: &str, args: &str) -> bool {
         }
         "futex" => args.contains("FUTEX_WAIT"),
         "wait4" => !args.contains("WNOHANG"),
+        "io_uring_enter" => args.contains("IORING_ENTER_GETEVENTS"),
         _ => false,
     }
 }
@@ -1006,6 +1045,7 @@ fn input_args(name: &str) -> usize {
     match name {
         "accept" | "accept4" | "epoll_wait" | "epoll_pwait" | "wait4" | "read" | "recvfrom" => 1,
         "clock_nanosleep" => 3,
+        "io_uring_enter" => 4,
         _ => usize::MAX,
     }
 }
@@ -1067,20 +1107,20 @@ fn select(events: Vec<Event>, plan: &Plan) -> Result<Vec<Item>, String> {
         Kind::Call { name, args, result } => Some((name.clone(), args.clone(), result.clone())),
         _ => None,
     };
-    // The start: the first socket() for stage01, the accept4 that returns a connection for the
-    // others.
+    // The start: the call that returns the first descriptor of the plan's kind.
+    let first_call = match plan.start {
+        Start::Socket => "socket",
+        Start::Accept => "accept4",
+        Start::Ring => "io_uring_setup",
+    };
     let start = events
         .iter()
-        .position(|event| match call(event) {
-            Some((name, _, result)) if plan.from_socket => {
-                name == "socket" && result.is_some_and(|r| r.parse::<u32>().is_ok())
-            }
-            Some((name, _, result)) => {
-                name == "accept4" && result.is_some_and(|r| r.parse::<u32>().is_ok())
-            }
-            None => false,
+        .position(|event| {
+            call(event).is_some_and(|(name, _, result)| {
+                name == first_call && result.is_some_and(|r| r.parse::<u32>().is_ok())
+            })
         })
-        .ok_or("the trace has no accepted connection")?;
+        .ok_or_else(|| format!("the trace has no {first_call} that returned a descriptor"))?;
     let first = &events[start];
     let (start_pid, start_line) = (first.pid, first.end);
     // The connection's descriptor, and the pid that serves it (whoever reads the request).
@@ -1341,10 +1381,15 @@ pub fn excerpt(stage: &str, recording: &Recording) -> Result<String, String> {
             _ => false,
         })
     };
-    if !has(&["recvfrom", "read"], "\"GET ") {
+    if plan.start == Start::Ring {
+        // The kernel reads the request and writes the response; the excerpt must show the ring
+        // at work and the file read for the response.
+        if !has(&["io_uring_enter"], "IORING_ENTER_GETEVENTS") || !has(&["statx"], "\"www/") {
+            return Err(format!("{stage}: the excerpt shows no io_uring_enter or no file"));
+        }
+    } else if !has(&["recvfrom", "read"], "\"GET ") {
         return Err(format!("{stage}: the excerpt shows no read of the request"));
-    }
-    if !has(&["sendto", "write"], "\"HTTP/1.1 ") {
+    } else if !has(&["sendto", "write"], "\"HTTP/1.1 ") {
         return Err(format!("{stage}: the excerpt shows no write of the response"));
     }
     Ok(text)

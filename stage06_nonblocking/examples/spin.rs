@@ -35,7 +35,8 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 const KEEP_ALIVE: KeepAlive = KeepAlive::On;
 
 /// How long to rest after a pass in which nothing happened. Short, because a request that
-/// arrives meanwhile waits for it; long enough that an idle server stays near 0% CPU.
+/// arrives meanwhile waits for it; long enough that an idle server uses a few percent of a
+/// core instead of all of it.
 const BACKOFF: Duration = Duration::ZERO; // The mistake: no rest at all.
 
 /// One connection: its socket and its HTTP state.
