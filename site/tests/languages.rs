@@ -43,22 +43,13 @@ fn in_page_links_lead_to_a_heading() {
 }
 
 fn percent_decoded(text: &str) -> String {
-    let mut bytes = Vec::new();
-    let mut rest = text.as_bytes();
-    while let Some((&first, after)) = rest.split_first() {
-        let hex = after.get(..2).and_then(|hex| std::str::from_utf8(hex).ok());
-        match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-            Some(byte) if first == b'%' => {
-                bytes.push(byte);
-                rest = &after[2..];
-            }
-            _ => {
-                bytes.push(first);
-                rest = after;
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
+}
+
+/// Where a page's language switch leads: the link that carries `hreflang`.
+fn language_switch(html: &str) -> Option<&str> {
+    let (before, _) = html.split_once("hreflang=")?;
+    links(before).pop()
 }
 
 /// Every page of the site, hand-written or generated, in `www/` and below.
@@ -113,18 +104,15 @@ fn links_between_pages_lead_somewhere_and_the_language_switch_leads_back() {
                 broken.push(format!("{name}: {link} leads nowhere"));
             }
         }
-        let switch = html.split("hreflang=").next().and_then(|before| links(before).pop());
-        let has_switch = html.contains("hreflang=");
         if name.contains("course/") || name.ends_with("index.html") || name.contains("how-it-works")
         {
-            let Some(switch) = switch.filter(|_| has_switch) else {
+            let Some(switch) = language_switch(&html) else {
                 broken.push(format!("{name}: no language switch"));
                 continue;
             };
             let other = file_of(page, switch);
             let back = fs::read_to_string(&other).unwrap_or_default();
-            let back = back.split("hreflang=").next().and_then(|before| links(before).pop());
-            if back.map(|back| file_of(&other, back)) != Some(page.clone()) {
+            if language_switch(&back).map(|back| file_of(&other, back)) != Some(page.clone()) {
                 broken.push(format!("{name}: its language switch {switch} does not switch back"));
             }
         }
