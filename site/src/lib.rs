@@ -239,32 +239,31 @@ fn markdown(lang: Lang, stage: &str, text: &str) -> String {
 /// `-`, punctuation dropped (letters of every script kept), `-1`, `-2` ... after repeats.
 fn with_anchors(mut events: Vec<Event<'_>>) -> Vec<Event<'_>> {
     let mut seen: Vec<String> = Vec::new();
-    let mut index = 0;
-    while index < events.len() {
-        if let Event::Start(Tag::Heading { .. }) = events[index] {
-            let mut text = String::new();
-            for event in &events[index + 1..] {
-                match event {
-                    Event::Text(part) | Event::Code(part) => text.push_str(part),
-                    Event::End(TagEnd::Heading(_)) => break,
-                    _ => {}
-                }
-            }
-            let base = slug(&text);
-            let repeats = seen.iter().filter(|anchor| **anchor == base).count();
-            seen.push(base.clone());
-            let anchor = if repeats == 0 { base } else { format!("{base}-{repeats}") };
-            if let Event::Start(Tag::Heading { id, .. }) = &mut events[index] {
-                *id = Some(CowStr::from(anchor));
+    for index in 0..events.len() {
+        if !matches!(events[index], Event::Start(Tag::Heading { .. })) {
+            continue;
+        }
+        let mut text = String::new();
+        for event in &events[index + 1..] {
+            match event {
+                Event::Text(part) | Event::Code(part) => text.push_str(part),
+                Event::End(TagEnd::Heading(_)) => break,
+                _ => {}
             }
         }
-        index += 1;
+        let base = slug(&text);
+        let repeats = seen.iter().filter(|anchor| **anchor == base).count();
+        seen.push(base.clone());
+        let anchor = if repeats == 0 { base } else { format!("{base}-{repeats}") };
+        if let Event::Start(Tag::Heading { id, .. }) = &mut events[index] {
+            *id = Some(CowStr::from(anchor));
+        }
     }
     events
 }
 
 /// A heading's anchor, as GitHub makes it.
-pub fn slug(heading: &str) -> String {
+fn slug(heading: &str) -> String {
     heading
         .to_lowercase()
         .chars()
