@@ -8,7 +8,8 @@
 //! `bench/results/latest.md`, the chart to `bench/results/latest.svg`.
 //!
 //! `--quick` runs a short version (results in `target/bench-quick/`); `--stages 5,7` and
-//! `--workloads small-50,4k-50` narrow it down.
+//! `--workloads small-50,4k-50` narrow it down (results in `target/bench-partial/`: only a
+//! whole run replaces the committed results, which the lessons' tables are made from).
 
 mod idle;
 mod report;
@@ -367,6 +368,8 @@ fn run(args: &Args) -> io::Result<()> {
     println!("{markdown}");
     let out_dir = if args.quick {
         workspace.join("target/bench-quick")
+    } else if !args.stages.is_empty() || !args.workloads.is_empty() {
+        workspace.join("target/bench-partial")
     } else {
         workspace.join("bench/results")
     };
