@@ -105,6 +105,10 @@ fn main() {
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
     let listener = common::listen(&config).or_exit();
+    // Complete an accept only once the connection's request has arrived (as stage07), so that
+    // the receive queued right after it finds the bytes there and completes at once, instead
+    // of making the kernel arm a poll on an empty socket and come back later.
+    common::net::defer_accept(&listener).or_exit();
     let mut ring = start_ring().or_exit();
     let mut sessions: Slab<Session> = Slab::new();
     // The receive buffers and the accepts' address places are handed to the kernel by
