@@ -242,16 +242,9 @@ impl Server {
     pub fn sleeps(&self) -> u64 {
         let pid = self.pid().as_raw();
         let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
-        let status = |task: fs::DirEntry| fs::read_to_string(task.path().join("status"));
-        tasks
-            .flatten()
-            .filter_map(|task| status(task).ok())
-            .filter_map(|status| {
-                let line =
-                    status.lines().find(|line| line.starts_with("voluntary_ctxt_switches:"))?;
-                line.split_whitespace().nth(1)?.parse::<u64>().ok()
-            })
-            .sum()
+        // A thread's id works as a pid in /proc: /proc/TID/status is that thread's.
+        let tids = tasks.flatten().filter_map(|task| task.file_name().to_str()?.parse().ok());
+        tids.map(|tid| status_field(tid, "voluntary_ctxt_switches:")).sum()
     }
 
     /// CPU time used so far by every live process in the server's process group (a master
