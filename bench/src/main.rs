@@ -1,9 +1,10 @@
 //! The benchmark: every stage under the same load, against nginx, in a table and a chart.
 //!
-//! `cargo run --release -p bench` builds the stages' release binaries, then for each stage
-//! (and nginx, if installed): starts it on core 0 with `--quiet`, measures its CPU use when
-//! idle, warms it up, drives every workload that fits it with wrk pinned to core 1 (three
-//! runs each, the median kept), and, for the stages that can (and nginx), holds 10,000 idle
+//! `cargo run --release -p bench` builds the stages' release binaries, then, in three rounds,
+//! visits each stage (and nginx, if installed) in turn: starts it on core 0 with `--quiet`,
+//! warms it up, drives every workload that fits it once with wrk pinned to core 1, and stops
+//! it; each figure is the median of the three rounds. In the first round it also measures each
+//! server's CPU use when idle and, for the stages that can (and nginx), holds 10,000 idle
 //! keep-alive connections to see what they cost. The table goes to stdout and
 //! `bench/results/latest.md`, the chart to `bench/results/latest.svg`.
 //!
@@ -216,95 +217,124 @@ fn run(args: &Args) -> io::Result<()> {
         None => eprintln!("nginx not found: no reference row (apt-get install nginx to add one)"),
     }
 
-    let mut rows = Vec::new();
+    // Round by round: each round visits every target once (start it, warm it up, one run of
+    // each workload, stop it), so a target's runs are spread over the whole bench, not
+    // bunched in a few minutes of it. The machine is shared, and its speed drifts over the
+    // minutes a bench takes: this way the drift falls on every target alike, and the medians
+    // compare servers rather than moments.
+    let mut runs: Vec<Gathered> = Vec::new();
     let mut idle_rows = Vec::new();
     let mut scaling_rows = Vec::new();
-    for (index, (name, binary, stage)) in targets.iter().enumerate() {
-        let progress = |what: &str| eprintln!("[{}/{}] {name}: {what}", index + 1, targets.len());
-
-        let server = start(binary, *stage, root.path(), 1)?;
-        progress("idle CPU");
-        let before = server.cpu_time();
-        std::thread::sleep(timing.idle_cpu);
-        let idle_cpu_percent =
-            (server.cpu_time() - before).as_secs_f64() / timing.idle_cpu.as_secs_f64() * 100.0;
-        progress("warm-up");
-        let url = |path: &str| format!("http://{}{path}", server.address());
-        let warm_up = wrk::Load {
-            url: url("/tiny.html"),
-            connections: 50,
-            duration: timing.warm_up,
-            header: None,
-            script: None,
-            threads: 1,
-        };
-        wrk::run(&warm_up, |command| server::pin(command, Some(1)))?;
-
-        let mut held: Option<idle::IdleReport> = None;
-        let variant = name.contains('/');
-        let fits = |workload: &&Workload| {
-            applies(*stage, workload) && (!variant || VARIANT_WORKLOADS.contains(&workload.name))
-        };
-        for workload in workloads.iter().filter(fits) {
-            if workload.idle {
-                progress(&format!("{idle_connections} idle connections"));
-                let report = idle::measure(
-                    server.address(),
-                    idle_connections,
-                    || server.server().rss_kib(),
-                    || server.cpu_time(),
-                )?;
-                held = Some(report);
-                continue;
-            }
-            let load = wrk::Load {
-                threads: 1,
-                url: url(workload.path),
-                connections: workload.connections,
-                duration: timing.duration,
-                header: workload.close.then_some("Connection: close"),
-                script: workload.pipeline.then(|| script.display().to_string()),
+    for round in 1..=timing.runs {
+        for (index, (name, binary, stage)) in targets.iter().enumerate() {
+            let progress = |what: &str| {
+                eprintln!(
+                    "[round {round}/{}, {}/{}] {name}: {what}",
+                    timing.runs,
+                    index + 1,
+                    targets.len()
+                )
             };
-            let pin_wrk = |command: &mut Command| server::pin(command, Some(1));
-            rows.push(measure(&server, name, workload.name, &load, &timing, pin_wrk, progress)?);
-        }
-        if !variant {
-            let held = held.map(|r| (r.connections, r.rss_per_connection_kib, r.fresh_request));
-            idle_rows.push(IdleRow { target: name.clone(), idle_cpu_percent, held });
-        }
-        // The cost of waiting as idle connections grow: stage06 asks every one of them on
-        // every pass, select and poll hand them all to the kernel on every wake-up, epoll not.
-        let scales = variant || matches!(name.as_str(), "stage06_nonblocking" | "stage07_epoll");
-        if scales && chosen("idle-10k") {
-            let mut points = Vec::new();
-            for count in SCALING.into_iter().filter(|count| *count <= idle_connections) {
-                // The idle table's measurement serves for its count: it is the same one.
-                let report = match held {
-                    Some(report) if report.connections == count => Ok(report),
-                    _ => {
-                        progress(&format!("scaling: {count} idle connections"));
+            let server = start(binary, *stage, root.path(), 1)?;
+            // What does not change from round to round is measured in the first.
+            let first = round == 1;
+            let idle_cpu_percent = if first {
+                progress("idle CPU");
+                let before = server.cpu_time();
+                std::thread::sleep(timing.idle_cpu);
+                (server.cpu_time() - before).as_secs_f64() / timing.idle_cpu.as_secs_f64() * 100.0
+            } else {
+                0.0
+            };
+            progress("warm-up");
+            let url = |path: &str| format!("http://{}{path}", server.address());
+            let warm_up = wrk::Load {
+                url: url("/tiny.html"),
+                connections: 50,
+                duration: timing.warm_up,
+                header: None,
+                script: None,
+                threads: 1,
+            };
+            wrk::run(&warm_up, |command| server::pin(command, Some(1)))?;
+
+            let mut held: Option<idle::IdleReport> = None;
+            let variant = name.contains('/');
+            let fits = |workload: &&Workload| {
+                applies(*stage, workload)
+                    && (!variant || VARIANT_WORKLOADS.contains(&workload.name))
+            };
+            for workload in workloads.iter().filter(fits) {
+                if workload.idle {
+                    if first {
+                        progress(&format!("{idle_connections} idle connections"));
                         let report = idle::measure(
                             server.address(),
-                            count,
+                            idle_connections,
                             || server.server().rss_kib(),
                             || server.cpu_time(),
-                        );
-                        // Let the server close the connections just dropped before the next.
-                        std::thread::sleep(Duration::from_secs(1));
-                        report
+                        )?;
+                        held = Some(report);
                     }
+                    continue;
+                }
+                let load = wrk::Load {
+                    threads: 1,
+                    url: url(workload.path),
+                    connections: workload.connections,
+                    duration: timing.duration,
+                    header: workload.close.then_some("Connection: close"),
+                    script: workload.pipeline.then(|| script.display().to_string()),
                 };
-                // select cannot hold descriptors past 1023: those connections are refused.
-                points.push((count, report.ok().map(|r| (r.held_cpu_percent, r.fresh_request))));
+                progress(workload.name);
+                let pin_wrk = |command: &mut Command| server::pin(command, Some(1));
+                gather(&mut runs, name, workload.name, run_once(&server, &load, pin_wrk)?);
             }
-            scaling_rows.push(ScalingRow { target: name.clone(), points });
+            if !first {
+                continue;
+            }
+            if !variant {
+                let held = held.map(|r| (r.connections, r.rss_per_connection_kib, r.fresh_request));
+                idle_rows.push(IdleRow { target: name.clone(), idle_cpu_percent, held });
+            }
+            // The cost of waiting as idle connections grow: stage06 asks every one of them on
+            // every pass, select and poll hand them all to the kernel on every wake-up, epoll not.
+            let scales =
+                variant || matches!(name.as_str(), "stage06_nonblocking" | "stage07_epoll");
+            if scales && chosen("idle-10k") {
+                let mut points = Vec::new();
+                for count in SCALING.into_iter().filter(|count| *count <= idle_connections) {
+                    // The idle table's measurement serves for its count: it is the same one.
+                    let report = match held {
+                        Some(report) if report.connections == count => Ok(report),
+                        _ => {
+                            progress(&format!("scaling: {count} idle connections"));
+                            let report = idle::measure(
+                                server.address(),
+                                count,
+                                || server.server().rss_kib(),
+                                || server.cpu_time(),
+                            );
+                            // Let the server close the connections just dropped before the next.
+                            std::thread::sleep(Duration::from_secs(1));
+                            report
+                        }
+                    };
+                    // select cannot hold descriptors past 1023: those connections are refused.
+                    points
+                        .push((count, report.ok().map(|r| (r.held_cpu_percent, r.fresh_request))));
+                }
+                scaling_rows.push(ScalingRow { target: name.clone(), points });
+            }
         }
     }
+    let mut rows: Vec<Row> = runs.iter().map(summarize).collect();
     // Group the table by workload, servers in stage order within each.
     rows.sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
 
     // Two cores: stage07 and the stages after it (those that run a loop per core with
-    // `--workers 2`; stage07 and stage10 with their one loop), and nginx with two workers, each allowed both cores, with wrk on both too.
+    // `--workers 2`; stage07 and stage10 with their one loop), and nginx with two workers,
+    // each allowed both cores, with wrk on both too. Round by round, as above.
     let mut two_core_rows = Vec::new();
     let two_core_workloads: Vec<&Workload> =
         workloads.iter().filter(|workload| TWO_CORE_WORKLOADS.contains(&workload.name)).collect();
@@ -317,33 +347,46 @@ fn run(args: &Args) -> io::Result<()> {
         if let Some(path) = &nginx {
             two_core.push(("nginx".into(), path.clone(), None));
         }
-        for (index, (name, binary, stage)) in two_core.iter().enumerate() {
-            let progress = |what: &str| {
-                eprintln!("[two cores {}/{}] {name}: {what}", index + 1, two_core.len())
-            };
-            let server = start(binary, *stage, root.path(), 2)?;
-            for workload in &two_core_workloads {
-                let load = wrk::Load {
-                    threads: 2,
-                    url: format!("http://{}{}", server.address(), workload.path),
-                    connections: workload.connections,
-                    duration: timing.duration,
-                    header: workload.close.then_some("Connection: close"),
-                    script: None,
+        let mut two_core_runs: Vec<Gathered> = Vec::new();
+        for round in 1..=timing.runs {
+            for (index, (name, binary, stage)) in two_core.iter().enumerate() {
+                let progress = |what: &str| {
+                    eprintln!(
+                        "[two cores, round {round}/{}, {}/{}] {name}: {what}",
+                        timing.runs,
+                        index + 1,
+                        two_core.len()
+                    )
                 };
-                let anywhere = |command: &mut Command| server::pin(command, None);
-                let row =
-                    measure(&server, name, workload.name, &load, &timing, anywhere, progress)?;
-                two_core_rows.push(row);
+                let server = start(binary, *stage, root.path(), 2)?;
+                for workload in &two_core_workloads {
+                    let load = wrk::Load {
+                        threads: 2,
+                        url: format!("http://{}{}", server.address(), workload.path),
+                        connections: workload.connections,
+                        duration: timing.duration,
+                        header: workload.close.then_some("Connection: close"),
+                        script: None,
+                    };
+                    progress(workload.name);
+                    let anywhere = |command: &mut Command| server::pin(command, None);
+                    gather(
+                        &mut two_core_runs,
+                        name,
+                        workload.name,
+                        run_once(&server, &load, anywhere)?,
+                    );
+                }
             }
         }
+        two_core_rows = two_core_runs.iter().map(summarize).collect();
         two_core_rows
             .sort_by_key(|row| WORKLOADS.iter().position(|workload| workload.name == row.workload));
     }
 
     let machine = machine_description();
     let mut settings = format!(
-        "Settings: {} run(s) of {:?} per workload, wrk -t1 pinned to core 1, the server pinned to core 0, {} idle connections.",
+        "Settings: {} round(s), each visiting every server in turn for one {:?} run of each workload (so that the machine's drift over the bench falls on every server alike), wrk -t1 pinned to core 1, the server pinned to core 0, {} idle connections.",
         timing.runs, timing.duration, idle_connections
     );
     if nginx.is_some() {
@@ -398,46 +441,52 @@ fn start(binary: &Path, stage: Option<&Stage>, root: &Path, cores: usize) -> io:
     }
 }
 
-/// Runs one workload `timing.runs` times against `server` (wrk placed by `pin_wrk`), and keeps
-/// the medians: requests/s, latencies, errors, server CPU time per request, peak memory.
-fn measure(
-    server: &Target,
-    name: &str,
-    workload: &str,
-    load: &wrk::Load,
-    timing: &Timing,
-    pin_wrk: impl Fn(&mut Command),
-    progress: impl Fn(&str),
-) -> io::Result<Row> {
-    let mut runs = Vec::new();
-    for run in 1..=timing.runs {
-        progress(&format!("{workload} run {run}/{}", timing.runs));
-        server.reset_peak();
-        let before = server.cpu_time();
-        let report = wrk::run(load, &pin_wrk)?;
-        // stage03's children exit after wrk closes; give them a moment to be reaped.
-        std::thread::sleep(Duration::from_millis(100));
-        let cpu = server.cpu_time() - before;
-        runs.push((report, cpu, server.peak_rss_kib()));
+/// One wrk run against a server: wrk's report, the server's CPU time meanwhile, and its peak
+/// memory.
+struct Run {
+    report: wrk::Report,
+    cpu: Duration,
+    peak_rss_kib: u64,
+}
+
+/// A target's runs of one workload, gathered over the rounds: (target, workload, runs).
+type Gathered = (String, &'static str, Vec<Run>);
+
+/// Drives one workload once against `server` (wrk placed by `pin_wrk`).
+fn run_once(server: &Target, load: &wrk::Load, pin_wrk: impl Fn(&mut Command)) -> io::Result<Run> {
+    server.reset_peak();
+    let before = server.cpu_time();
+    let report = wrk::run(load, &pin_wrk)?;
+    // stage03's children exit after wrk closes; give them a moment to be reaped.
+    std::thread::sleep(Duration::from_millis(100));
+    let cpu = server.cpu_time() - before;
+    Ok(Run { report, cpu, peak_rss_kib: server.peak_rss_kib() })
+}
+
+/// Adds a run to its target's and workload's list.
+fn gather(gathered: &mut Vec<Gathered>, target: &str, workload: &'static str, run: Run) {
+    match gathered.iter_mut().find(|(t, w, _)| t == target && *w == workload) {
+        Some((_, _, runs)) => runs.push(run),
+        None => gathered.push((target.to_string(), workload, vec![run])),
     }
-    Ok(Row {
-        workload: workload.into(),
-        target: name.into(),
-        requests_per_second: median(runs.iter().map(|(r, _, _)| r.requests_per_second).collect()),
-        p50: Duration::from_secs_f64(median(
-            runs.iter().map(|(r, _, _)| r.p50.as_secs_f64()).collect(),
-        )),
-        p99: Duration::from_secs_f64(median(
-            runs.iter().map(|(r, _, _)| r.p99.as_secs_f64()).collect(),
-        )),
-        errors: runs.iter().map(|(r, _, _)| r.errors).sum(),
-        cpu_per_request_us: median(
-            runs.iter()
-                .map(|(r, cpu, _)| cpu.as_secs_f64() * 1e6 / r.requests.max(1) as f64)
-                .collect(),
-        ),
-        peak_rss_mib: median(runs.iter().map(|(_, _, peak)| *peak as f64 / 1024.0).collect()),
-    })
+}
+
+/// A table row from a target's runs of one workload: the medians of requests/s, latencies,
+/// server CPU time per request and peak memory, and the errors of all runs.
+fn summarize((target, workload, runs): &Gathered) -> Row {
+    let median_of = |value: &dyn Fn(&Run) -> f64| median(runs.iter().map(value).collect());
+    Row {
+        workload: workload.to_string(),
+        target: target.clone(),
+        requests_per_second: median_of(&|run| run.report.requests_per_second),
+        p50: Duration::from_secs_f64(median_of(&|run| run.report.p50.as_secs_f64())),
+        p99: Duration::from_secs_f64(median_of(&|run| run.report.p99.as_secs_f64())),
+        errors: runs.iter().map(|run| run.report.errors).sum(),
+        cpu_per_request_us: median_of(&|run| {
+            run.cpu.as_secs_f64() * 1e6 / run.report.requests.max(1) as f64
+        }),
+        peak_rss_mib: median_of(&|run| run.peak_rss_kib as f64 / 1024.0),
+    }
 }
 
 /// Builds the stages' release binaries with the cargo that runs us; returns their directory.
