@@ -6,6 +6,8 @@
 //! the kept-alive connections that worker accepted.
 
 use std::fs;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use testkit::Server;
 
@@ -43,10 +45,20 @@ fn both_workers_serve_some_of_200_connections() {
             client
         })
         .collect();
-    // Every connection is kept alive, so it now waits in its worker's epoll set.
-    let counts = sockets_per_epoll(server.pid().as_raw());
-    // Each epoll instance watches its own listener too.
-    let connections: Vec<usize> = counts.iter().map(|sockets| sockets - 1).collect();
+    // Every connection is kept alive, so it now waits in its worker's epoll set. A worker
+    // registers a connection (epoll_ctl ADD) just after sending its response, so the last
+    // client may read its answer a moment before that: look again until all are there.
+    let started = Instant::now();
+    let (counts, connections) = loop {
+        let counts = sockets_per_epoll(server.pid().as_raw());
+        // Each epoll instance watches its own listener too.
+        let connections: Vec<usize> = counts.iter().map(|sockets| sockets - 1).collect();
+        let all_there = connections.iter().sum::<usize>() == clients.len();
+        if all_there || started.elapsed() > Duration::from_secs(5) {
+            break (counts, connections);
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(connections.len(), 2, "one epoll instance per worker: {counts:?}");
     assert_eq!(connections.iter().sum::<usize>(), clients.len(), "{connections:?}");
     assert!(connections.iter().all(|count| *count > 0), "one worker got none: {connections:?}");
