@@ -238,14 +238,12 @@ fn run(args: &Args) -> io::Result<()> {
             let server = start(binary, *stage, root.path(), 1)?;
             // What does not change from round to round is measured in the first.
             let first = round == 1;
-            let idle_cpu_percent = if first {
+            let idle_cpu_percent = first.then(|| {
                 progress("idle CPU");
                 let before = server.cpu_time();
                 std::thread::sleep(timing.idle_cpu);
                 (server.cpu_time() - before).as_secs_f64() / timing.idle_cpu.as_secs_f64() * 100.0
-            } else {
-                0.0
-            };
+            });
             progress("warm-up");
             let url = |path: &str| format!("http://{}{path}", server.address());
             let warm_up = wrk::Load {
@@ -290,9 +288,8 @@ fn run(args: &Args) -> io::Result<()> {
                 let pin_wrk = |command: &mut Command| server::pin(command, Some(1));
                 gather(&mut runs, name, workload.name, run_once(&server, &load, pin_wrk)?);
             }
-            if !first {
-                continue;
-            }
+            // The rest is measured in the first round only.
+            let Some(idle_cpu_percent) = idle_cpu_percent else { continue };
             if !variant {
                 let held = held.map(|r| (r.connections, r.rss_per_connection_kib, r.fresh_request));
                 idle_rows.push(IdleRow { target: name.clone(), idle_cpu_percent, held });
