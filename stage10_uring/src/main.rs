@@ -479,8 +479,9 @@ fn submit_and_wait(
 /// page fault per 4 KiB page (8 per 256 KiB response, measured). stage07 frees one buffer at a
 /// time, between allocations, and never meets this.
 fn keep_freed_memory() {
-    // SAFETY: mallopt only changes a setting of the allocator, here before any allocation that
-    // could be affected; it is glibc's (other C libraries' allocators behave otherwise).
+    // SAFETY: mallopt only changes a setting of glibc's allocator, under the allocator's own
+    // lock, so it may be called at any time and from any thread. (The setting is glibc's: built
+    // for another C library, the stage leaves that library's allocator as it is.)
     #[cfg(target_env = "gnu")]
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP_FREED_BYTES);
