@@ -6,19 +6,24 @@
 //! ```text
 //!            received(bytes)                       to_send() / sent(n)
 //! socket ──────────────────▶ [ input ] ─parse─▶ [ output | file ] ──────────────────▶ socket
-//!                              leftover           head + body,
-//!                              partial head       file in chunks
+//!                              leftover           head + small body,
+//!                              partial head       then a large file
 //! ```
 //!
 //! - [`Connection::received`] takes the bytes a read returned. Complete requests are parsed
 //!   (several, if the client pipelined them) and their responses queued, in order; a partial
 //!   request is kept for the next read; a request body is skipped.
-//! - [`Connection::to_send`] gives the bytes to write next, and [`Connection::sent`] says how
-//!   many the write took. A short write (or `WouldBlock`) just means calling `to_send` again
-//!   later: it resumes exactly where the last write stopped.
-//! - A file is read into the output in chunks of [`FILE_CHUNK_BYTES`] as the socket takes
-//!   them, so a large file to a slow reader costs one chunk of memory, not the whole file.
-//!   While a response is being sent, later pipelined requests wait in the input and no more
+//! - [`Connection::to_send`] says what to write next ([`Pending`]), and [`Connection::sent`]
+//!   how many bytes the write took. A short write (or `WouldBlock`) just means calling
+//!   `to_send` again later: it resumes exactly where the last write stopped.
+//! - A small file is read at once, so that head and body leave in one write. A file larger
+//!   than [`FILE_CHUNK_BYTES`] is offered as [`Pending::File`], for the loop to send with
+//!   [`send_file`](crate::net::send_file) (`sendfile(2)`): the kernel moves it from the page
+//!   cache to the socket without copying it through the server. A loop that can only write
+//!   bytes calls [`Connection::to_send_bytes`] instead, which reads the file in chunks of
+//!   [`FILE_CHUNK_BYTES`] as the socket takes them. Either way a large file to a slow reader
+//!   costs at most one chunk of memory, not the whole file.
+//! - While a response is being sent, later pipelined requests wait in the input and no more
 //!   is read ([`Connection::wants_read`]), so memory stays bounded whatever the client does.
 //! - An idle connection holds no buffers at all: they are freed when everything is sent.
 
@@ -33,7 +38,8 @@ use crate::response::{Body, Persistence, Response, Status};
 use crate::site::{AccessLog, Site};
 
 /// How much of a file is read into memory at a time: large enough that a big file takes few
-/// reads and writes, small enough that thousands of slow downloads fit in memory.
+/// reads and writes, small enough that thousands of slow downloads fit in memory. A file up
+/// to this size is read whole, with its head; a larger one is offered as [`Pending::File`].
 pub const FILE_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Room reserved for a response head: ours are under 200 bytes.
@@ -57,6 +63,18 @@ pub struct Settings {
     pub timeout: Duration,
     /// Where each request is logged.
     pub log: AccessLog,
+}
+
+/// What a connection has to write next: [`Connection::to_send`]'s answer.
+#[derive(Debug)]
+pub enum Pending<'a> {
+    /// Nothing to send now.
+    Nothing,
+    /// Bytes to write: response heads, small bodies, error pages.
+    Bytes(&'a [u8]),
+    /// The next `usize` bytes of this file, from its current position, for
+    /// [`send_file`](crate::net::send_file): the rest of a large file's body.
+    File(&'a File, usize),
 }
 
 /// The HTTP state of one connection: what has been received and not yet parsed, what is
@@ -137,14 +155,30 @@ impl Connection {
         self.input = Vec::new();
     }
 
-    /// The bytes to write next (empty when there is nothing to send now). Reads the next chunk
-    /// of a file being sent when the previous one is gone.
+    /// What to write next: the queued bytes, or once they are all sent, the rest of a large
+    /// file (for [`send_file`](crate::net::send_file)), or nothing.
+    pub fn to_send(&self) -> Pending<'_> {
+        if self.written < self.output.len() {
+            return Pending::Bytes(&self.output[self.written..]);
+        }
+        match &self.file {
+            // A file beyond what a usize counts is sent in several calls anyway.
+            Some((file, remaining)) => {
+                Pending::File(file, usize::try_from(*remaining).unwrap_or(usize::MAX))
+            }
+            None => Pending::Nothing,
+        }
+    }
+
+    /// The bytes to write next (empty when there is nothing to send now), for a loop that can
+    /// only write bytes from memory: it reads the next chunk of a file being sent when the
+    /// previous one is gone.
     ///
     /// # Errors
     ///
     /// When reading the file fails or it turns out shorter than announced; the connection
     /// must then be closed (the client sees a short body, which is how HTTP says "failed").
-    pub fn to_send(&mut self) -> io::Result<&[u8]> {
+    pub fn to_send_bytes(&mut self) -> io::Result<&[u8]> {
         if self.written == self.output.len() && self.file.is_some() {
             self.output.clear();
             self.written = 0;
@@ -153,11 +187,20 @@ impl Connection {
         Ok(&self.output[self.written..])
     }
 
-    /// Records that a write took `count` bytes of what [`Connection::to_send`] gave. When
+    /// Records that a write took `count` bytes of what [`Connection::to_send`] (or
+    /// [`Connection::to_send_bytes`]) gave: of the queued bytes, or of the file. When
     /// everything is sent, requests that were waiting behind the response are answered.
     pub fn sent(&mut self, count: usize) {
-        self.written += count;
         self.last_active = Instant::now();
+        if self.written < self.output.len() {
+            self.written += count;
+        } else if let Some((_, remaining)) = &mut self.file {
+            // The kernel sent these straight from the file.
+            *remaining -= count as u64;
+            if *remaining == 0 {
+                self.file = None;
+            }
+        }
         if self.written < self.output.len() || self.file.is_some() {
             return;
         }
@@ -288,17 +331,16 @@ impl Connection {
     }
 
     /// Queues a response: its head, then its body (a small file is read at once, so that head
-    /// and body leave in one write; a large one in chunks as the socket takes them).
+    /// and body leave in one write; a large one waits for `to_send` or `to_send_bytes`).
     fn queue(&mut self, mut response: Response) {
         if self.settings.keep_alive == KeepAlive::Off {
             response.persistence = Persistence::Close;
         }
         self.closing |= response.closes();
         // Room for the head and a small body at once, rather than growing step by step.
-        let body = if response.head_only {
-            0
-        } else {
-            response.content_length().min(FILE_CHUNK_BYTES as u64)
+        let body = match response.content_length() {
+            length if response.head_only || length > FILE_CHUNK_BYTES as u64 => 0,
+            length => length,
         };
         self.output.reserve(HEAD_ROOM_BYTES + body as usize);
         response.write_head(&mut self.output);
@@ -309,6 +351,9 @@ impl Connection {
             Body::Bytes(bytes) => self.output.extend_from_slice(&bytes),
             Body::File(file, length) => {
                 self.file = Some((file, length));
+                if length > FILE_CHUNK_BYTES as u64 {
+                    return;
+                }
                 if let Err(error) = self.fill_from_file() {
                     // The head promised more than we can send: cut the connection.
                     self.settings.log.error(self.peer, &error);
@@ -377,11 +422,35 @@ mod tests {
         )
     }
 
-    /// Sends everything the connection has queued, `chunk` bytes per "write" at most.
+    /// Sends everything the connection has queued, `chunk` bytes per "write" at most, the way
+    /// a loop with `sendfile` does: a file is read here (as the kernel would), from its own
+    /// position.
     fn drain(connection: &mut Connection, chunk: usize) -> Vec<u8> {
         let mut out = Vec::new();
         loop {
-            let pending = connection.to_send().unwrap();
+            let count = match connection.to_send() {
+                Pending::Nothing => return out,
+                Pending::Bytes(bytes) => {
+                    let count = bytes.len().min(chunk);
+                    out.extend_from_slice(&bytes[..count]);
+                    count
+                }
+                Pending::File(mut file, remaining) => {
+                    let mut piece = vec![0; remaining.min(chunk)];
+                    file.read_exact(&mut piece).unwrap();
+                    out.extend_from_slice(&piece);
+                    piece.len()
+                }
+            };
+            connection.sent(count);
+        }
+    }
+
+    /// As [`drain`], the way a loop that can only write bytes does (`to_send_bytes`).
+    fn drain_bytes(connection: &mut Connection, chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let pending = connection.to_send_bytes().unwrap();
             if pending.is_empty() {
                 return out;
             }
@@ -446,15 +515,37 @@ mod tests {
 
     #[test]
     fn short_writes_resume_where_they_stopped() {
+        for drain in [drain, drain_bytes] {
+            let f = fixture();
+            let mut connection = connection(&f);
+            connection.received(b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+            connection.received(GET_SMALL);
+            let out = drain(&mut connection, 1000);
+            let found = responses(&out);
+            assert_eq!(found.len(), 2);
+            assert_eq!(found[0].1, f.large);
+            assert_eq!(found[1].1, b"hello");
+        }
+    }
+
+    #[test]
+    fn a_small_file_leaves_with_its_head_a_large_one_after_it() {
         let f = fixture();
         let mut connection = connection(&f);
-        connection.received(b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
         connection.received(GET_SMALL);
-        let out = drain(&mut connection, 1000);
-        let found = responses(&out);
-        assert_eq!(found.len(), 2);
-        assert_eq!(found[0].1, f.large);
-        assert_eq!(found[1].1, b"hello");
+        let Pending::Bytes(bytes) = connection.to_send() else { panic!("bytes first") };
+        assert!(bytes.ends_with(b"\r\n\r\nhello"), "head and body in one write");
+        let count = bytes.len();
+        connection.sent(count);
+        assert!(matches!(connection.to_send(), Pending::Nothing));
+
+        connection.received(b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
+        let Pending::Bytes(head) = connection.to_send() else { panic!("the head first") };
+        assert!(head.ends_with(b"\r\n\r\n"), "nothing of the file read into memory");
+        let count = head.len();
+        connection.sent(count);
+        let Pending::File(_, remaining) = connection.to_send() else { panic!("then the file") };
+        assert_eq!(remaining, f.large.len(), "the whole body, for sendfile");
     }
 
     #[test]
@@ -464,7 +555,7 @@ mod tests {
         connection.received(b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n");
         let mut body = Vec::new();
         while connection.wants_write() {
-            let pending = connection.to_send().unwrap();
+            let pending = connection.to_send_bytes().unwrap();
             assert!(
                 pending.len() <= FILE_CHUNK_BYTES + 200,
                 "at most a chunk (and a head) in memory"

@@ -34,7 +34,7 @@ pub mod site;
 /// that a stage needs no dependency on clap to use it.)
 pub use clap::command;
 pub use config::{Config, OrExit};
-pub use connection::{Connection, KeepAlive, Settings};
+pub use connection::{Connection, KeepAlive, Pending, Settings};
 pub use net::{accept_failed, listen};
 pub use response::{HttpError, Response, Status};
 pub use site::{AccessLog, Site, hello};

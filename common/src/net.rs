@@ -1,10 +1,12 @@
-//! The listening socket, and what can go wrong around `accept`: the socket matters every
-//! stage shares, whatever its model.
+//! The listening socket, what can go wrong around `accept`, and sending a file with
+//! `sendfile(2)`: the socket matters every stage shares, whatever its model.
 
+use std::fs::File;
 use std::io;
 use std::mem;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
+use std::ptr;
 use std::thread;
 use std::time::Duration;
 
@@ -104,6 +106,33 @@ pub fn accept_nonblocking(listener: &TcpListener) -> io::Result<(TcpStream, Sock
     Ok((TcpStream::from(socket), peer))
 }
 
+/// Sends up to `count` bytes of `file`, from its current position (which moves on by what was
+/// sent), to `socket` with `sendfile(2)`: the kernel moves the bytes from the page cache into
+/// the socket itself, so they are never copied into this process and out again, and no
+/// buffer of ours holds them. This is how nginx sends files (`sendfile on`). Returns how many
+/// bytes the kernel took, like `write`: fewer than `count` when the send buffer filled.
+///
+/// # Errors
+///
+/// As `write` on the socket: `WouldBlock` when a non-blocking socket's send buffer is full,
+/// `Interrupted` when a signal came first. `UnexpectedEof` when the file ends before `count`
+/// bytes (it shrank after its length was announced).
+pub fn send_file(socket: &impl AsFd, file: &File, count: usize) -> io::Result<usize> {
+    // SAFETY: both descriptors are open for the whole call (borrowed), and a null offset
+    // pointer tells the kernel to use and move the file's own position: no memory of ours is
+    // read or written.
+    let sent = unsafe {
+        libc::sendfile(socket.as_fd().as_raw_fd(), file.as_raw_fd(), ptr::null_mut(), count)
+    };
+    match sent {
+        -1 => Err(io::Error::last_os_error()),
+        0 if count > 0 => {
+            Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank while being sent"))
+        }
+        sent => Ok(sent as usize),
+    }
+}
+
 /// How long the kernel holds a new connection that has sent nothing yet, with
 /// [`defer_accept`], before handing it to `accept` all the same.
 pub const DEFER_ACCEPT_SECONDS: libc::c_int = 1;
@@ -157,11 +186,38 @@ pub fn accept_failed(error: &io::Error) {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Seek};
+
     use super::*;
     use clap::Parser;
 
     fn config(port: u16) -> Config {
         Config::parse_from(["stage", "--port", &port.to_string()])
+    }
+
+    #[test]
+    fn send_file_sends_from_the_file_position_and_reports_a_shrunk_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.bin");
+        let data: Vec<u8> = (0..100_000).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+
+        let file = File::open(&path).unwrap();
+        let mut sent = 0;
+        while sent < data.len() {
+            sent += send_file(&server, &file, data.len() - sent).unwrap();
+            // The file's own position moved on by what was sent.
+            assert_eq!((&file).stream_position().unwrap(), sent as u64);
+        }
+        let error = send_file(&server, &file, 1).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "at the end: the file shrank");
+        drop(server);
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).unwrap();
+        assert!(received == data, "every byte, in order");
     }
 
     #[test]

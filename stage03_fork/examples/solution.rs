@@ -17,7 +17,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Instant;
 
-use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use nix::errno::Errno;
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
@@ -104,13 +104,15 @@ fn handle_connection(
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     loop {
         // Send everything queued. A blocking write returns once the kernel has taken at least
-        // part of it, so loop until all is gone.
+        // part of it, so loop until all is gone. A large file goes by sendfile(2), from the
+        // page cache straight to the socket, never copied through this process.
         loop {
-            let pending = connection.to_send()?;
-            if pending.is_empty() {
-                break;
-            }
-            match stream.write(pending) {
+            let written = match connection.to_send() {
+                Pending::Nothing => break,
+                Pending::Bytes(bytes) => stream.write(bytes),
+                Pending::File(file, count) => common::net::send_file(&stream, file, count),
+            };
+            match written {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(count) => connection.sent(count),
                 // A signal arrived during the call: just make it again.

@@ -22,7 +22,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use clap::Args;
-use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use crossbeam::channel::{self, Sender};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
@@ -135,13 +135,15 @@ fn handle_connection(
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     loop {
         // Send everything queued. A blocking write returns once the kernel has taken at least
-        // part of it, so loop until all is gone.
+        // part of it, so loop until all is gone. A large file goes by sendfile(2), from the
+        // page cache straight to the socket, never copied through this process.
         loop {
-            let pending = connection.to_send()?;
-            if pending.is_empty() {
-                break;
-            }
-            match stream.write(pending) {
+            let written = match connection.to_send() {
+                Pending::Nothing => break,
+                Pending::Bytes(bytes) => stream.write(bytes),
+                Pending::File(file, count) => common::net::send_file(&stream, file, count),
+            };
+            match written {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(count) => connection.sent(count),
                 // A signal arrived during the call: just make it again.

@@ -99,9 +99,11 @@ fn handle_connection(
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     loop {
         // Send everything queued. A blocking write returns once the kernel has taken at least
-        // part of it, so loop until all is gone.
+        // part of it, so loop until all is gone. A large file is read and written in chunks:
+        // may suspends a coroutine only inside the calls it wraps (read, write, accept), and
+        // sendfile(2) is not one of them, so it would block the whole worker thread.
         loop {
-            let pending = connection.to_send()?;
+            let pending = connection.to_send_bytes()?;
             if pending.is_empty() {
                 break;
             }

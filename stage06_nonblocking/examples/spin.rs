@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::net::{ACCEPT_PAUSE, out_of_descriptors};
-use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use slab::Slab;
 
 /// How many bytes one read may bring in. One buffer serves every connection in turn; what a
@@ -136,8 +136,14 @@ fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
 fn send(session: &mut Session) -> io::Result<bool> {
     let mut progress = false;
     while session.connection.wants_write() {
-        let pending = session.connection.to_send()?;
-        match session.stream.write(pending) {
+        let written = match session.connection.to_send() {
+            Pending::Nothing => break,
+            Pending::Bytes(bytes) => session.stream.write(bytes),
+            // The rest of a large file: sendfile(2), from the page cache straight to the
+            // socket, never copied through this process.
+            Pending::File(file, count) => common::net::send_file(&session.stream, file, count),
+        };
+        match written {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
             Ok(count) => {
                 session.connection.sent(count);

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use common::net::{ACCEPT_PAUSE, out_of_descriptors};
-use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 
@@ -161,8 +161,14 @@ fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
 fn send(session: &mut Session) -> io::Result<bool> {
     let mut progress = false;
     while session.connection.wants_write() {
-        let pending = session.connection.to_send()?;
-        match session.stream.write(pending) {
+        let written = match session.connection.to_send() {
+            Pending::Nothing => break,
+            Pending::Bytes(bytes) => session.stream.write(bytes),
+            // The rest of a large file: sendfile(2), from the page cache straight to the
+            // socket, never copied through this process.
+            Pending::File(file, count) => common::net::send_file(&session.stream, file, count),
+        };
+        match written {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
             Ok(count) => {
                 session.connection.sent(count);

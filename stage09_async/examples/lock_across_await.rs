@@ -15,6 +15,7 @@
 //! connections).
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::future::poll_fn;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
@@ -23,8 +24,8 @@ use std::task::{Poll, ready};
 
 use clap::Args;
 use common::net::{ACCEPT_PAUSE, out_of_descriptors};
-use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
+use tokio::io::{AsyncRead, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout_at;
 
@@ -109,14 +110,18 @@ async fn handle_connection(
         // it, so loop until all is gone; while the send buffer is full the task is suspended.
         loop {
             let deadline = connection.deadline().into();
-            let pending = connection.to_send()?;
-            if pending.is_empty() {
-                break;
-            }
             // A client that stops reading must not hold the task forever: give up at the
             // deadline. (Dropping the write future cancels it; nothing half-written is lost
-            // track of, since `sent` counts only what the kernel took.)
-            match timeout_at(deadline, stream.write(pending)).await {
+            // track of, since `sent` counts only what the kernel took.) A large file goes by
+            // sendfile(2), from the page cache straight to the socket (see send_file).
+            let written = match connection.to_send() {
+                Pending::Nothing => break,
+                Pending::Bytes(bytes) => timeout_at(deadline, stream.write(bytes)).await,
+                Pending::File(file, count) => {
+                    timeout_at(deadline, send_file(&stream, file, count)).await
+                }
+            };
+            match written {
                 Err(_elapsed) => return Err(ErrorKind::TimedOut.into()),
                 Ok(Ok(0)) => return Err(ErrorKind::WriteZero.into()),
                 Ok(Ok(count)) => connection.sent(count),
@@ -153,6 +158,19 @@ async fn handle_connection(
             Ok(Ok(())) => {}
             Ok(Err(error)) if error.kind() == ErrorKind::Interrupted => {}
             Ok(Err(error)) => return Err(error),
+        }
+    }
+}
+
+/// sendfile(2) on a tokio socket. tokio wraps read and write but not sendfile, so this does
+/// what tokio's own write does: wait until the reactor says the socket is writable, make the
+/// call, and if the send buffer has filled up again meanwhile (`WouldBlock`), wait again.
+async fn send_file(stream: &TcpStream, file: &File, count: usize) -> io::Result<usize> {
+    loop {
+        stream.writable().await?;
+        match stream.try_io(Interest::WRITABLE, || common::net::send_file(stream, file, count)) {
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+            result => return result,
         }
     }
 }

@@ -371,7 +371,9 @@ impl Queued {
     /// `Connection` has queued, its close when it is over, otherwise a receive.
     fn next_operation(&mut self, key: usize, session: &mut Session) -> io::Result<()> {
         if session.connection.wants_write() {
-            let pending = session.connection.to_send()?;
+            // io_uring has no sendfile (its splice needs a pipe between file and socket): a
+            // large file is read into memory a chunk at a time, and each chunk sent.
+            let pending = session.connection.to_send_bytes()?;
             // The bytes live in the Connection's own buffer, on the heap: moving the session
             // (the slab growing) does not move them, and nothing changes the Connection until
             // this send completes (one operation in flight per connection).
