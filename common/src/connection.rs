@@ -337,11 +337,11 @@ impl Connection {
             response.persistence = Persistence::Close;
         }
         self.closing |= response.closes();
-        // Room for the head and a small body at once, rather than growing step by step.
-        let body = match response.content_length() {
-            length if response.head_only || length > FILE_CHUNK_BYTES as u64 => 0,
-            length => length,
-        };
+        // A body of up to a chunk goes into the output now, behind the head; a larger file
+        // stays a file, for the loop to send. Room for head and body at once, rather than
+        // growing step by step.
+        let in_memory = response.content_length() <= FILE_CHUNK_BYTES as u64;
+        let body = if in_memory && !response.head_only { response.content_length() } else { 0 };
         self.output.reserve(HEAD_ROOM_BYTES + body as usize);
         response.write_head(&mut self.output);
         if response.head_only {
@@ -351,7 +351,7 @@ impl Connection {
             Body::Bytes(bytes) => self.output.extend_from_slice(&bytes),
             Body::File(file, length) => {
                 self.file = Some((file, length));
-                if length > FILE_CHUNK_BYTES as u64 {
+                if !in_memory {
                     return;
                 }
                 if let Err(error) = self.fill_from_file() {
