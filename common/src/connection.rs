@@ -349,6 +349,10 @@ impl Connection {
         }
         match response.body {
             Body::Bytes(bytes) => self.output.extend_from_slice(&bytes),
+            // An empty file has no body to send. Kept as the file being sent, it would leave
+            // the connection wanting to write nothing: a write of 0 bytes, which every loop
+            // rightly takes for a broken socket.
+            Body::File(_, 0) => {}
             Body::File(file, length) => {
                 self.file = Some((file, length));
                 if !in_memory {
@@ -526,6 +530,21 @@ mod tests {
             assert_eq!(found[0].1, f.large);
             assert_eq!(found[1].1, b"hello");
         }
+    }
+
+    #[test]
+    fn an_empty_file_is_its_head_alone_and_the_connection_goes_on() {
+        let f = fixture();
+        std::fs::write(f._dir.path().join("empty.txt"), "").unwrap();
+        let mut connection = connection(&f);
+        connection.received(b"GET /empty.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+        let Pending::Bytes(head) = connection.to_send() else { panic!("the head") };
+        let text = String::from_utf8_lossy(head);
+        assert!(text.contains("Content-Length: 0\r\n") && text.ends_with("\r\n\r\n"), "{text}");
+        let count = head.len();
+        connection.sent(count);
+        assert!(matches!(connection.to_send(), Pending::Nothing), "nothing after the head");
+        assert!(!connection.wants_write() && connection.wants_read());
     }
 
     #[test]

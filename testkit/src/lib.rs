@@ -47,7 +47,7 @@ impl Fixture {
     /// Writes the files. Layout (under the root):
     ///
     /// ```text
-    /// index.html  style.css  script.js  image.png  data.json  notes.txt  a b.txt  中文.html
+    /// index.html  style.css  script.js  image.png  data.json  notes.txt  empty.txt  a b.txt  中文.html
     /// big.bin (3 MiB + 123 bytes)   docs/index.html  docs/page.html   empty/ (no index)
     /// escape.txt -> ../secret.txt   parent -> ..   inside.txt -> notes.txt
     /// ```
@@ -65,6 +65,7 @@ impl Fixture {
         write("image.png", b"\x89PNG\r\n\x1a\nnot really a png");
         write("data.json", b"{\"ok\": true}\n");
         write("notes.txt", b"plain notes\n");
+        write("empty.txt", b"");
         write("a b.txt", b"a file with a space\n");
         write("中文.html", "<h1>你好，世界</h1>\n".as_bytes());
         write("big.bin", &big_file_contents());

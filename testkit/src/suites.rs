@@ -358,6 +358,11 @@ pub fn keep_alive(binary: &str) {
         assert_eq!(response.text(), "plain notes\n");
         assert!(!response.closes(), "HTTP/1.1 keeps the connection open");
     }
+    // Nor does an empty file: its answer is a head alone.
+    client.send(b"GET /empty.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+    let empty = client.response();
+    assert_eq!((empty.status, empty.body.len()), (200, 0));
+    assert!(!empty.closes());
     // A 404 does not end it either.
     client.send(b"GET /missing HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(client.response().status, 404);
