@@ -469,9 +469,12 @@ fn gather(gathered: &mut Vec<Gathered>, target: &str, workload: &'static str, ru
 }
 
 /// A table row from a target's runs of one workload: the medians of requests/s, latencies,
-/// server CPU time per request and peak memory, and the errors of all runs.
+/// server CPU time per request and peak memory, the range of CPU time per request, and the
+/// errors of all runs.
 fn summarize((target, workload, runs): &Gathered) -> Row {
     let median_of = |value: &dyn Fn(&Run) -> f64| median(runs.iter().map(value).collect());
+    let cpu_of = |run: &Run| run.cpu.as_secs_f64() * 1e6 / run.report.requests.max(1) as f64;
+    let cpu_runs = || runs.iter().map(cpu_of);
     Row {
         workload: workload.to_string(),
         target: target.clone(),
@@ -479,9 +482,8 @@ fn summarize((target, workload, runs): &Gathered) -> Row {
         p50: Duration::from_secs_f64(median_of(&|run| run.report.p50.as_secs_f64())),
         p99: Duration::from_secs_f64(median_of(&|run| run.report.p99.as_secs_f64())),
         errors: runs.iter().map(|run| run.report.errors).sum(),
-        cpu_per_request_us: median_of(&|run| {
-            run.cpu.as_secs_f64() * 1e6 / run.report.requests.max(1) as f64
-        }),
+        cpu_per_request_us: median_of(&cpu_of),
+        cpu_range_us: (cpu_runs().fold(f64::INFINITY, f64::min), cpu_runs().fold(0.0, f64::max)),
         peak_rss_mib: median_of(&|run| run.peak_rss_kib as f64 / 1024.0),
     }
 }

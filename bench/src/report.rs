@@ -20,6 +20,9 @@ pub struct Row {
     pub errors: u64,
     /// Server CPU time per request, in microseconds.
     pub cpu_per_request_us: f64,
+    /// The lowest and highest CPU time per request among the runs: two servers whose ranges
+    /// overlap are not told apart by this run.
+    pub cpu_range_us: (f64, f64),
     /// Peak resident memory during the run, in MiB.
     pub peak_rss_mib: f64,
 }
@@ -88,6 +91,12 @@ fn show(duration: Duration) -> String {
     }
 }
 
+/// A CPU-per-request cell: the median, then the lowest and highest run in brackets when the
+/// runs differ (a single run has no spread to show).
+fn cpu_cell(median: f64, (low, high): (f64, f64)) -> String {
+    if low < high { format!("{median:.2} ({low:.2}-{high:.2})") } else { format!("{median:.2}") }
+}
+
 fn ratio(value: f64, reference: Option<f64>) -> String {
     match reference {
         Some(reference) if reference > 0.0 => format!("{:.2}x", value / reference),
@@ -104,7 +113,9 @@ pub fn markdown(rows: &[Row], idle: &[IdleRow], machine: &str, settings: &str) -
         "Each figure is the median of the runs; `x nginx` compares with nginx's row of the \
          same run. wrk has one core: where fast servers come near what it can send, their \
          requests/s stop telling them apart, and the **server CPU time per request** ranks them \
-         (lower is better). In pipeline-50 a latency is that of a batch of 16 requests.\n"
+         (lower is better). Beside its median, in brackets, the lowest and highest of the \
+         rounds: where two servers' ranges overlap, this run does not tell them apart. In \
+         pipeline-50 a latency is that of a batch of 16 requests.\n"
     );
     out.push_str(&load_table(rows, "workload"));
     let _ = writeln!(
@@ -148,7 +159,7 @@ fn load_table(rows: &[Row], first_header: &str) -> String {
             rows.iter().find(|other| other.workload == row.workload && other.target == "nginx");
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.1} MiB |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.1} MiB |",
             row.workload,
             row.target,
             row.requests_per_second,
@@ -156,7 +167,7 @@ fn load_table(rows: &[Row], first_header: &str) -> String {
             show(row.p50),
             show(row.p99),
             row.errors,
-            row.cpu_per_request_us,
+            cpu_cell(row.cpu_per_request_us, row.cpu_range_us),
             ratio(row.cpu_per_request_us, nginx.map(|n| n.cpu_per_request_us)),
             row.peak_rss_mib,
         );
@@ -269,6 +280,7 @@ mod tests {
             p99: Duration::from_millis(12),
             errors: 0,
             cpu_per_request_us: cpu,
+            cpu_range_us: (cpu, cpu),
             peak_rss_mib: 3.0,
         }
     }
@@ -295,6 +307,14 @@ mod tests {
         ];
         let text = markdown(&rows, &[], "machine", "settings");
         assert!(text.contains("| small-50 | stage07_epoll | 110000 | 1.10x | 300 us | 12.0 ms | 0 | 3.60 | 0.90x | 3.0 MiB |"), "{text}");
+    }
+
+    #[test]
+    fn cpu_per_request_shows_the_spread_of_the_rounds() {
+        let mut spread = row("small-50", "stage07_epoll", 110_000.0, 3.6);
+        spread.cpu_range_us = (3.5, 3.9);
+        let text = markdown(&[spread], &[], "machine", "settings");
+        assert!(text.contains("| 0 | 3.60 (3.50-3.90) | - |"), "{text}");
     }
 
     #[test]

@@ -221,11 +221,14 @@ pub fn readme_block(stage: &str, results: &str, lang: Lang) -> String {
     let intro = match lang {
         Lang::English => format!(
             "From [{RESULTS}](../{RESULTS}), one run on one machine: compare the rows with each \
-             other, not with another machine's."
+             other, not with another machine's. CPU us/request is the median of the rounds, \
+             with the lowest and highest in brackets: where two servers' ranges overlap, this \
+             run does not tell them apart."
         ),
         Lang::Chinese => format!(
             "摘自 [{RESULTS}](../{RESULTS})，一台机器上的一次运行：请拿这些行互相比较，\
-             不要和另一台机器的数字比。"
+             不要和另一台机器的数字比。CPU us/request 是各轮的中位数，括号里是最低和最高的\
+             一轮：两个服务器的范围重叠时，这次运行分不出它们的高下。"
         ),
     };
     format!("{intro}\n\n{}", block(stage, results))
