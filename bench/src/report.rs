@@ -108,14 +108,21 @@ fn ratio(value: f64, reference: Option<f64>) -> String {
 pub fn markdown(rows: &[Row], idle: &[IdleRow], machine: &str, settings: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmark results\n\n{machine}\n\n{settings}\n");
+    // The brackets are explained only where some cell has them (a one-round run has none).
+    let spread = rows.iter().any(|row| row.cpu_range_us.0 < row.cpu_range_us.1);
+    let brackets = if spread {
+        " Beside its median, in brackets, the lowest and highest of the rounds: where two \
+         servers' ranges overlap, this run does not tell them apart."
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
         "Each figure is the median of the runs; `x nginx` compares with nginx's row of the \
          same run. wrk has one core: where fast servers come near what it can send, their \
          requests/s stop telling them apart, and the **server CPU time per request** ranks them \
-         (lower is better). Beside its median, in brackets, the lowest and highest of the \
-         rounds: where two servers' ranges overlap, this run does not tell them apart. In \
-         pipeline-50 a latency is that of a batch of 16 requests.\n"
+         (lower is better).{brackets} In pipeline-50 a latency is that of a batch of 16 \
+         requests.\n"
     );
     out.push_str(&load_table(rows, "workload"));
     let _ = writeln!(
@@ -315,6 +322,9 @@ mod tests {
         spread.cpu_range_us = (3.5, 3.9);
         let text = markdown(&[spread], &[], "machine", "settings");
         assert!(text.contains("| 0 | 3.60 (3.50-3.90) | - |"), "{text}");
+        assert!(text.contains("in brackets, the lowest and highest of the rounds"), "{text}");
+        let single = markdown(&[row("small-50", "nginx", 1.0, 3.6)], &[], "machine", "settings");
+        assert!(!single.contains("in brackets"), "one round has no brackets to explain: {single}");
     }
 
     #[test]
