@@ -20,6 +20,7 @@ use similar::{ChangeTag, TextDiff};
 
 pub use lang::Lang;
 
+pub mod figures;
 pub mod lang;
 pub mod markers;
 pub mod measured;
@@ -37,6 +38,39 @@ pub struct Page {
     pub path: String,
     /// The whole document.
     pub html: String,
+}
+
+/// Every lesson in both languages, and the course's own README in both: the files whose
+/// generated blocks and figures `cargo run -p site` writes. Paths relative to the workspace.
+pub fn lessons() -> Vec<String> {
+    let stages = STAGES.iter().flat_map(|stage| {
+        Lang::ALL.into_iter().map(move |lang| format!("{}/{}", stage.name, lang.readme()))
+    });
+    stages.chain(Lang::ALL.into_iter().map(|lang| lang.readme().to_string())).collect()
+}
+
+/// `lesson` with its generated figures ([`figures`]) written from the files under `workspace`
+/// and the bench results `results`.
+///
+/// # Errors
+///
+/// As [`figures::fill`].
+pub fn fill_figures(workspace: &Path, lesson: &str, results: &str) -> Result<String, String> {
+    figures::fill(lesson, results, |before, after| {
+        let main = |stage: &str| format!("{stage}/src/main.rs");
+        let output = std::process::Command::new("diff")
+            .args(["-u", &main(before), &main(after)])
+            .current_dir(workspace)
+            .output()
+            .map_err(|error| format!("diff: {error}"))?;
+        // diff exits 0 when the files are the same, 1 when they differ, 2 on trouble.
+        match output.status.code() {
+            Some(0 | 1) => {
+                Ok(figures::counted_diff_lines(&String::from_utf8_lossy(&output.stdout)))
+            }
+            _ => Err(format!("diff: {}", String::from_utf8_lossy(&output.stderr).trim())),
+        }
+    })
 }
 
 /// The workspace root (this crate lives in `site/` inside it).

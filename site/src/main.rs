@@ -1,5 +1,5 @@
 //! `cargo run -p site` first writes each lesson's "Measured" block from the benchmark's
-//! results (see `site::measured`), then the course pages into `www/course/` (English) and
+//! results (see `site::measured`) and the figures in its sentences (`site::figures`), then the course pages into `www/course/` (English) and
 //! `www/zh/course/` (Chinese): one page per stage (its lesson rendered, then its
 //! src/main.rs), one page per pair of adjacent stages (the diff of their main.rs), one from
 //! each stage's twin. All are committed; tests fail when they are stale.
@@ -54,6 +54,15 @@ fn pages(workspace: &std::path::Path) -> io::Result<()> {
                 fs::write(workspace.join(&file), updated)?;
                 println!("updated {file} (measured)");
             }
+        }
+    }
+    for file in site::lessons() {
+        let lesson = fs::read_to_string(workspace.join(&file))?;
+        let filled = site::fill_figures(workspace, &lesson, &results)
+            .map_err(|error| io::Error::other(format!("{file}: {error}")))?;
+        if filled != lesson {
+            fs::write(workspace.join(&file), filled)?;
+            println!("updated {file} (figures)");
         }
     }
     for page in site::pages(workspace)? {

@@ -20,22 +20,24 @@ pub const RESULTS: &str = "bench/results/latest.md";
 
 /// One row of the load table: a workload on one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Load {
-    workload: String,
-    server: String,
-    requests_per_second: String,
-    p99: String,
-    cpu_per_request: String,
-    peak_rss: String,
+pub(crate) struct Load {
+    pub(crate) workload: String,
+    pub(crate) server: String,
+    pub(crate) requests_per_second: String,
+    pub(crate) p50: String,
+    pub(crate) p99: String,
+    /// The median, then (after three rounds) the lowest and highest in brackets.
+    pub(crate) cpu_per_request: String,
+    pub(crate) peak_rss: String,
 }
 
 /// One row of the idle table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Idle {
-    server: String,
-    idle_cpu: String,
-    per_connection: String,
-    fresh_request: String,
+pub(crate) struct Idle {
+    pub(crate) server: String,
+    pub(crate) idle_cpu: String,
+    pub(crate) per_connection: String,
+    pub(crate) fresh_request: String,
 }
 
 /// One row of the idle-scaling table: the server, then its cells as printed.
@@ -47,11 +49,11 @@ struct Scaling {
 
 /// The tables of the results.
 #[derive(Debug, Default)]
-struct Results {
-    loads: Vec<Load>,
+pub(crate) struct Results {
+    pub(crate) loads: Vec<Load>,
     /// The two-core table's rows (the servers allowed both cores, and wrk too).
-    two_cores: Vec<Load>,
-    idles: Vec<Idle>,
+    pub(crate) two_cores: Vec<Load>,
+    pub(crate) idles: Vec<Idle>,
     /// The scaling table's header cells, and its rows.
     scaling_header: Vec<String>,
     scalings: Vec<Scaling>,
@@ -64,7 +66,7 @@ fn cells(line: &str) -> Option<Vec<&str>> {
 }
 
 /// The tables of the results, each row told apart by the header of its table.
-fn parse(text: &str) -> Results {
+pub(crate) fn parse(text: &str) -> Results {
     let mut results = Results::default();
     let mut header: Vec<String> = Vec::new();
     for row in text.lines().filter_map(cells) {
@@ -86,11 +88,12 @@ fn parse(text: &str) -> Results {
         }
         let two_cores = header.first().is_some_and(|cell| cell == TWO_CORE_HEADER);
         match row.as_slice() {
-            [workload, server, rps, _, _, p99, _, cpu, _, rss] => {
+            [workload, server, rps, _, p50, p99, _, cpu, _, rss] => {
                 let load = Load {
                     workload: workload.to_string(),
                     server: server.to_string(),
                     requests_per_second: rps.to_string(),
+                    p50: p50.to_string(),
                     p99: p99.to_string(),
                     cpu_per_request: cpu.to_string(),
                     peak_rss: rss.to_string(),

@@ -47,3 +47,17 @@ fn measured_blocks_match_the_bench_results() {
         }
     }
 }
+
+/// Every figure generated into a lesson's sentences (`<!-- gen:... -->`) is what the bench's
+/// committed results and the current sources give.
+#[test]
+fn figures_in_the_lessons_are_up_to_date() {
+    let workspace = site::workspace();
+    let results = fs::read_to_string(workspace.join(site::measured::RESULTS)).unwrap();
+    for file in site::lessons() {
+        let lesson = fs::read_to_string(workspace.join(&file)).unwrap();
+        let filled = site::fill_figures(&workspace, &lesson, &results)
+            .unwrap_or_else(|error| panic!("{file}: {error}"));
+        assert!(filled == lesson, "{file}: a generated figure is stale: run `cargo run -p site`");
+    }
+}
