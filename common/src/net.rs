@@ -175,8 +175,9 @@ pub fn out_of_descriptors(error: &io::Error) -> bool {
 
 /// Logs a failed `accept`. When the process is [out of descriptors](out_of_descriptors), it
 /// also sleeps [`ACCEPT_PAUSE`]: the waiting client stays queued in the kernel, and retrying at
-/// once would only fail again, in a busy loop, until some connection closes. (The one-thread
-/// stages 06 and 07 must not sleep; they pause accepting instead.)
+/// once would only fail again, in a busy loop, until some connection closes. (A thread that
+/// runs an event loop, as in stages 06, 07, 08 and 10, or tokio's tasks in stage09, must not
+/// sleep: those stages pause accepting instead.)
 pub fn accept_failed(error: &io::Error) {
     eprintln!("accept failed: {error}");
     if out_of_descriptors(error) {

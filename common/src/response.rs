@@ -164,7 +164,9 @@ pub enum Persistence {
 pub enum Body {
     /// Bytes already in memory: a page of our own, or nothing.
     Bytes(Cow<'static, [u8]>),
-    /// An open file and its length; it is streamed in chunks, never read whole.
+    /// An open file and its length. [`Connection`](crate::Connection) reads a file of up to
+    /// [`FILE_CHUNK_BYTES`](crate::connection::FILE_CHUNK_BYTES) whole, behind the head; a larger
+    /// one goes to the socket by `sendfile(2)` or in chunks of that size, never whole.
     File(File, u64),
 }
 
