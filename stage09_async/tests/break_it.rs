@@ -27,7 +27,7 @@ fn three_clients_on_one_worker(binary: &str) -> Duration {
 #[test]
 fn a_thread_blocking_sleep_serialises_the_tasks_of_its_worker() {
     // Each connection sleeps 1 s. Blocking the thread, the three sleeps run one after another.
-    assert!(three_clients_on_one_worker(&example("blocking_sleep")) >= Duration::from_millis(2900));
+    assert!(three_clients_on_one_worker(&example("sleep_in_task")) >= Duration::from_millis(2900));
     assert!(three_clients_on_one_worker(BINARY) < Duration::from_millis(2900));
 }
 
@@ -50,7 +50,7 @@ fn a_lock_held_across_await_serves_one_connection_at_a_time() {
 
 #[test]
 fn the_mistakes_stay_small_diffs_of_main() {
-    for name in ["blocking_sleep", "lock_across_await"] {
+    for name in ["sleep_in_task", "lock_across_await"] {
         let (main, broken) = main_and_example(env!("CARGO_MANIFEST_DIR"), name);
         let changed = changed_lines(&main, &broken);
         assert!(changed <= 8, "{name}: {changed} lines differ from main.rs");
