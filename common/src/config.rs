@@ -8,6 +8,8 @@
 //! its own default port (8000 + its number), so all of them can run at once.
 
 use std::fmt::Display;
+use std::io;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process;
 use std::time::Duration;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use clap::{Args, Command, FromArgMatches, Parser};
 
 use crate::connection::{KeepAlive, Settings};
-use crate::net::LISTEN_BACKLOG;
+use crate::net::{self, LISTEN_BACKLOG};
 use crate::site::AccessLog;
 
 /// How long an idle keep-alive connection is kept, and how long a request may take to arrive,
@@ -80,6 +82,26 @@ impl Config {
         let parsed = Config::from_arg_matches_mut(&mut matches)
             .and_then(|config| Ok((config, F::from_arg_matches_mut(&mut matches)?)));
         parsed.unwrap_or_else(|error| error.exit())
+    }
+
+    /// The listening socket on `--host` and `--port`, with `--backlog`: see [`net::listen`],
+    /// which also prints the first line, `listening on http://HOST:PORT`.
+    ///
+    /// # Errors
+    ///
+    /// As [`net::listen`]: the message says which flag to change.
+    pub fn listen(&self) -> io::Result<TcpListener> {
+        net::listen(&self.host, self.port, self.backlog)
+    }
+
+    /// `count` listening sockets sharing `--host` and `--port` with `SO_REUSEPORT`, one per
+    /// event loop: see [`net::listen_reuseport`].
+    ///
+    /// # Errors
+    ///
+    /// As [`net::listen_reuseport`].
+    pub fn listen_reuseport(&self, count: usize) -> io::Result<Vec<TcpListener>> {
+        net::listen_reuseport(&self.host, self.port, self.backlog, count)
     }
 
     /// How this server's connections behave: `keep_alive` is the stage's own choice, the

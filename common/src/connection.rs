@@ -1,4 +1,5 @@
-//! One connection's HTTP state, without any socket inside ("sans-IO").
+//! One connection's HTTP state, with no socket inside: it never reads or writes the network
+//! (it does open and read the files it answers with, and writes the access log).
 //!
 //! The stages move bytes in their own way (a blocking read, a non-blocking read after
 //! `epoll_wait`, ...); what the bytes *mean* is the same for all of them, so it lives here:
@@ -34,8 +35,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::request::{self, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, Parsed};
-use crate::response::{Body, Persistence, Response, Status};
+use crate::response::{Body, Persistence, Response};
 use crate::site::{AccessLog, Site};
+use crate::status::Status;
 
 /// How much of a file is read into memory at a time: large enough that a big file takes few
 /// reads and writes, small enough that thousands of slow downloads fit in memory. A file up

@@ -18,18 +18,15 @@
 //! A file comes with its [`Validators`] (modification time and length): they become
 //! `Last-Modified` and `ETag`, and let a browser revalidate its cached copy with a `304`.
 
-use std::fmt;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::percent_decode_str;
 
-use crate::net::out_of_descriptors;
-use crate::request::{Request, trim_whitespace};
-use crate::response::{HttpError, Status};
+use crate::response::Validators;
+use crate::status::{HttpError, Status, out_of_descriptors};
 
 /// What a path resolved to.
 #[derive(Debug)]
@@ -136,68 +133,6 @@ fn slash_form(path: &str) -> String {
         location.push('/');
     }
     location
-}
-
-/// What lets a cache ask "has this file changed since I stored it?" (RFC 9110 §8.8): its
-/// modification time, sent as `Last-Modified`, and an entity tag built from that time and
-/// the file's length, sent as `ETag`.
-///
-/// `Last-Modified` counts whole seconds only, so a file rewritten twice within a second keeps
-/// its date; the `ETag` holds the time to the nanosecond and the length too, which catches
-/// that. Browsers send back both (`If-None-Match`, `If-Modified-Since`), and the tag wins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Validators {
-    /// When the file was last modified.
-    pub modified: SystemTime,
-    /// Its length in bytes.
-    pub length: u64,
-}
-
-impl Validators {
-    /// The entity tag, quotes included: `"<seconds>-<nanoseconds>-<length>"` in hex (nginx
-    /// makes its tags from the same two facts).
-    pub fn etag(&self) -> impl fmt::Display + '_ {
-        struct Tag(Duration, u64);
-        impl fmt::Display for Tag {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "\"{:x}-{:x}-{:x}\"", self.0.as_secs(), self.0.subsec_nanos(), self.1)
-            }
-        }
-        Tag(self.modified.duration_since(UNIX_EPOCH).unwrap_or_default(), self.length)
-    }
-
-    /// The modification time in whole seconds, as `Last-Modified` carries it.
-    pub fn last_modified(&self) -> SystemTime {
-        let since_epoch = self.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-        UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())
-    }
-
-    /// Whether the client's cached copy is current, so the answer is `304 Not Modified` with
-    /// no body. RFC 9110 §13.2.2 sets the order: `If-None-Match` first, and when a request
-    /// has it, `If-Modified-Since` is ignored.
-    pub fn match_request(&self, request: &Request) -> bool {
-        let mut tags = request
-            .headers
-            .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("if-none-match"))
-            .flat_map(|(_, value)| value.split(|&byte| byte == b','))
-            .map(trim_whitespace)
-            .peekable();
-        if tags.peek().is_some() {
-            // §13.1.2: `*` matches any current file; otherwise the weak comparison: a `W/`
-            // prefix does not matter, the quoted tags must be equal.
-            let ours = self.etag().to_string();
-            return tags.any(|tag| {
-                tag == b"*" || tag.strip_prefix(b"W/").unwrap_or(tag) == ours.as_bytes()
-            });
-        }
-        // §13.1.3: a date that is not a valid HTTP-date is ignored (the file is sent).
-        let since = request
-            .header("if-modified-since")
-            .and_then(|value| std::str::from_utf8(value).ok())
-            .and_then(|value| httpdate::parse_http_date(value).ok());
-        since.is_some_and(|since| self.last_modified() <= since)
-    }
 }
 
 /// Walks `segments` down from `start` (inside `root`), one `lstat` per segment, which

@@ -4,17 +4,26 @@
 //!
 //! # Layout
 //!
+//! Read it bottom-up: each module uses only the ones listed before it.
+//!
+//! - [`status`]: [`Status`] and [`HttpError`], the status a failure is answered with; which
+//!   I/O failures are the server's own (out of file descriptors).
 //! - [`request`]: parsing a request head, incrementally (one regex for the request line),
 //!   with every limit a named constant and every error carrying its status.
-//! - [`response`]: [`Status`], [`HttpError`] and [`Response`]: writing the head, fitting a
-//!   response to its request (HEAD, keep-alive).
+//! - [`response`]: [`Response`]: writing the head, fitting a response to its request (HEAD,
+//!   keep-alive), and the file's validators (`ETag`, `Last-Modified`, `304`).
 //! - [`files`]: from a request path to a file under the root, refusing every escape.
 //! - [`site`]: the application: [`Site`] answers a request with a file, [`hello`] with hello
 //!   world; the [`AccessLog`].
-//! - [`connection`]: one connection's HTTP state without sockets (sans-IO): bytes in,
-//!   responses out, partial writes resumed, deadlines.
-//! - [`config`]: the command line every stage shares, and [`OrExit`] for start-up errors.
-//! - [`net`]: the listening socket, failed accepts, running out of file descriptors.
+//! - [`connection`]: one connection's HTTP state, with no sockets: bytes in, responses out
+//!   (opening and reading the files they send), partial writes resumed, deadlines.
+//!
+//! At the edge, for the stages' `main.rs`:
+//!
+//! - [`net`]: the listening socket (host, port, backlog), failed accepts, `sendfile(2)`; it
+//!   uses only [`status`].
+//! - [`config`]: the command line every stage shares ([`Config::listen`] opens the socket it
+//!   names), and [`OrExit`] for start-up errors.
 //!
 //! A request travels: bytes → [`request::parse`] → [`Site::respond`] → [`Response`] →
 //! [`Connection`] → bytes.
@@ -28,6 +37,7 @@ pub mod net;
 pub mod request;
 pub mod response;
 pub mod site;
+pub mod status;
 
 /// A stage's name, version and one-line description, from its own Cargo.toml: what
 /// [`Config::parse`] shows for `--help` and `--version`. (clap's `command!`, re-exported so
@@ -35,6 +45,7 @@ pub mod site;
 pub use clap::command;
 pub use config::{Config, OrExit};
 pub use connection::{Connection, KeepAlive, Pending, Settings};
-pub use net::{accept_failed, listen};
-pub use response::{HttpError, Response, Status};
+pub use net::accept_failed;
+pub use response::Response;
 pub use site::{AccessLog, Site, hello};
+pub use status::{HttpError, Status};

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::config::Config;
+/// Re-exported for the stages, which ask it of a failed `accept`.
+pub use crate::status::out_of_descriptors;
 
 /// How many connections the kernel queues, handshake done, until the server accepts them:
 /// the `backlog` of `listen(2)`, unless `--backlog` says otherwise. 128 is what Rust's
@@ -35,8 +36,8 @@ pub const LISTEN_BACKLOG: i32 = 128;
 ///
 /// When the address cannot be bound; the message says what to do (most often: another server
 /// has the port, so pick another `--port`).
-pub fn listen(config: &Config) -> io::Result<TcpListener> {
-    let listener = bind(config, config.port, false)?;
+pub fn listen(host: &str, port: u16, backlog: i32) -> io::Result<TcpListener> {
+    let listener = bind(host, port, backlog, false)?;
     println!("listening on http://{}", listener.local_addr()?);
     Ok(listener)
 }
@@ -54,12 +55,17 @@ pub fn listen(config: &Config) -> io::Result<TcpListener> {
 /// # Errors
 ///
 /// As [`listen`].
-pub fn listen_reuseport(config: &Config, count: usize) -> io::Result<Vec<TcpListener>> {
-    let first = bind(config, config.port, true)?;
+pub fn listen_reuseport(
+    host: &str,
+    port: u16,
+    backlog: i32,
+    count: usize,
+) -> io::Result<Vec<TcpListener>> {
+    let first = bind(host, port, backlog, true)?;
     let port = first.local_addr()?.port();
     let mut listeners = vec![first];
     for _ in 1..count {
-        listeners.push(bind(config, port, true)?);
+        listeners.push(bind(host, port, backlog, true)?);
     }
     println!("listening on http://{}", listeners[0].local_addr()?);
     Ok(listeners)
@@ -67,8 +73,7 @@ pub fn listen_reuseport(config: &Config, count: usize) -> io::Result<Vec<TcpList
 
 /// One listening socket on `--host` and `port`, with the options of [`listen`] (and
 /// `SO_REUSEPORT` when `reuse_port`); errors say which flag to change.
-fn bind(config: &Config, port: u16, reuse_port: bool) -> io::Result<TcpListener> {
-    let host = config.host.as_str();
+fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> io::Result<TcpListener> {
     let failed = |error: io::Error| {
         let message = if error.kind() == io::ErrorKind::AddrInUse {
             format!("{host}:{port} is already in use; stop the other server or pick another --port")
@@ -87,7 +92,7 @@ fn bind(config: &Config, port: u16, reuse_port: bool) -> io::Result<TcpListener>
         socket.set_reuse_port(true)?;
     }
     socket.set_tcp_nodelay(true)?;
-    socket.bind(&address.into()).and_then(|()| socket.listen(config.backlog)).map_err(failed)?;
+    socket.bind(&address.into()).and_then(|()| socket.listen(backlog)).map_err(failed)?;
     Ok(TcpListener::from(socket))
 }
 
@@ -167,12 +172,6 @@ pub fn defer_accept(listener: &TcpListener) -> io::Result<()> {
 /// connections can finish and free some instead of a loop retrying a failing `accept`.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// Whether an error means the process (EMFILE) or the whole system (ENFILE) is out of file
-/// descriptors: a passing shortage of the server's, not a fault of the client's.
-pub fn out_of_descriptors(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-}
-
 /// Logs a failed `accept`. When the process is [out of descriptors](out_of_descriptors), it
 /// also sleeps [`ACCEPT_PAUSE`]: the waiting client stays queued in the kernel, and retrying at
 /// once would only fail again, in a busy loop, until some connection closes. (A thread that
@@ -190,11 +189,6 @@ mod tests {
     use std::io::{Read, Seek};
 
     use super::*;
-    use clap::Parser;
-
-    fn config(port: u16) -> Config {
-        Config::parse_from(["stage", "--port", &port.to_string()])
-    }
 
     #[test]
     fn send_file_sends_from_the_file_position_and_reports_a_shrunk_file() {
@@ -223,34 +217,37 @@ mod tests {
 
     #[test]
     fn port_zero_gets_a_real_port() {
-        let listener = listen(&config(0)).unwrap();
+        let listener = listen("127.0.0.1", 0, LISTEN_BACKLOG).unwrap();
         assert_ne!(listener.local_addr().unwrap().port(), 0);
     }
 
     #[test]
     fn a_busy_port_is_an_error_naming_the_flag() {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-        let error = listen(&config(taken.local_addr().unwrap().port())).unwrap_err();
+        let error =
+            listen("127.0.0.1", taken.local_addr().unwrap().port(), LISTEN_BACKLOG).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
         assert!(error.to_string().ends_with("pick another --port"), "{error}");
     }
 
     #[test]
     fn reuseport_listeners_share_one_port_and_a_plain_socket_still_makes_it_busy() {
-        let listeners = listen_reuseport(&config(0), 3).unwrap();
+        let listeners = listen_reuseport("127.0.0.1", 0, LISTEN_BACKLOG, 3).unwrap();
         let port = listeners[0].local_addr().unwrap().port();
         assert_ne!(port, 0);
         assert!(listeners.iter().all(|listener| listener.local_addr().unwrap().port() == port));
 
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-        let error = listen_reuseport(&config(taken.local_addr().unwrap().port()), 2).unwrap_err();
+        let error =
+            listen_reuseport("127.0.0.1", taken.local_addr().unwrap().port(), LISTEN_BACKLOG, 2)
+                .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
         assert!(error.to_string().ends_with("pick another --port"), "{error}");
     }
 
     #[test]
     fn accepted_sockets_inherit_nodelay_and_may_be_born_non_blocking() {
-        let listener = listen(&config(0)).unwrap();
+        let listener = listen("127.0.0.1", 0, LISTEN_BACKLOG).unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (stream, peer) = listener.accept().unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
@@ -268,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_deferred_listener_reports_a_connection_once_it_has_sent_something() {
-        let listener = listen(&config(0)).unwrap();
+        let listener = listen("127.0.0.1", 0, LISTEN_BACKLOG).unwrap();
         listener.set_nonblocking(true).unwrap();
         defer_accept(&listener).unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();

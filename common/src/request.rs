@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 
-use crate::response::{HttpError, Status};
+use crate::status::{HttpError, Status};
 
 /// The longest request line accepted: 414 beyond. RFC 9112 §3 asks servers to accept at least
 /// 8000 octets; 8 KiB is also nginx's default buffer for it.

@@ -18,10 +18,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::files::Validators;
-use crate::request::{Method, Request, Version};
+use crate::request::{Method, Request, Version, trim_whitespace};
+use crate::status::Status;
 
 /// The value of the `Server` header on every response.
 pub const SERVER_NAME: &str = "http-stages";
@@ -29,122 +29,67 @@ pub const SERVER_NAME: &str = "http-stages";
 /// The methods a static-file server allows, sent in `Allow` with every 405.
 pub const ALLOWED_METHODS: &str = "GET, HEAD";
 
-/// The status codes this server answers with (RFC 9110 §15), each with its reason phrase.
+/// What lets a cache ask "has this file changed since I stored it?" (RFC 9110 §8.8): its
+/// modification time, sent as `Last-Modified`, and an entity tag built from that time and
+/// the file's length, sent as `ETag`.
+///
+/// `Last-Modified` counts whole seconds only, so a file rewritten twice within a second keeps
+/// its date; the `ETag` holds the time to the nanosecond and the length too, which catches
+/// that. Browsers send back both (`If-None-Match`, `If-Modified-Since`), and the tag wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// 200: here is the file.
-    Ok,
-    /// 301: a directory was asked for without its trailing slash.
-    MovedPermanently,
-    /// 304: the client's cached copy is current; no body follows.
-    NotModified,
-    /// 400: the request breaks the syntax of HTTP.
-    BadRequest,
-    /// 403: the file exists but the server may not read it.
-    Forbidden,
-    /// 404: no such file under the document root.
-    NotFound,
-    /// 405: a method HTTP knows, but not one allowed on files.
-    MethodNotAllowed,
-    /// 408: the request head did not arrive in time.
-    RequestTimeout,
-    /// 413: the request body is larger than the server will read.
-    ContentTooLarge,
-    /// 414: the request line is too long.
-    UriTooLong,
-    /// 431: too many headers, or a head too large.
-    HeaderFieldsTooLarge,
-    /// 500: the server failed (say, a read error on a file).
-    InternalServerError,
-    /// 501: a method or transfer coding the server does not implement.
-    NotImplemented,
-    /// 503: the server is out of a resource for now (file descriptors); try again later.
-    ServiceUnavailable,
-    /// 505: HTTP/2.0 or later sent as text.
-    VersionNotSupported,
+pub struct Validators {
+    /// When the file was last modified.
+    pub modified: SystemTime,
+    /// Its length in bytes.
+    pub length: u64,
 }
 
-impl Status {
-    /// The three-digit code.
-    pub fn code(self) -> u16 {
-        match self {
-            Status::Ok => 200,
-            Status::MovedPermanently => 301,
-            Status::NotModified => 304,
-            Status::BadRequest => 400,
-            Status::Forbidden => 403,
-            Status::NotFound => 404,
-            Status::MethodNotAllowed => 405,
-            Status::RequestTimeout => 408,
-            Status::ContentTooLarge => 413,
-            Status::UriTooLong => 414,
-            Status::HeaderFieldsTooLarge => 431,
-            Status::InternalServerError => 500,
-            Status::NotImplemented => 501,
-            Status::ServiceUnavailable => 503,
-            Status::VersionNotSupported => 505,
+impl Validators {
+    /// The entity tag, quotes included: `"<seconds>-<nanoseconds>-<length>"` in hex (nginx
+    /// makes its tags from the same two facts).
+    pub fn etag(&self) -> impl fmt::Display + '_ {
+        struct Tag(Duration, u64);
+        impl fmt::Display for Tag {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "\"{:x}-{:x}-{:x}\"", self.0.as_secs(), self.0.subsec_nanos(), self.1)
+            }
         }
+        Tag(self.modified.duration_since(UNIX_EPOCH).unwrap_or_default(), self.length)
     }
 
-    /// The reason phrase of RFC 9110 (clients ignore it; people read it).
-    pub fn reason(self) -> &'static str {
-        match self {
-            Status::Ok => "OK",
-            Status::MovedPermanently => "Moved Permanently",
-            Status::NotModified => "Not Modified",
-            Status::BadRequest => "Bad Request",
-            Status::Forbidden => "Forbidden",
-            Status::NotFound => "Not Found",
-            Status::MethodNotAllowed => "Method Not Allowed",
-            Status::RequestTimeout => "Request Timeout",
-            Status::ContentTooLarge => "Content Too Large",
-            Status::UriTooLong => "URI Too Long",
-            Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
-            Status::InternalServerError => "Internal Server Error",
-            Status::NotImplemented => "Not Implemented",
-            Status::ServiceUnavailable => "Service Unavailable",
-            Status::VersionNotSupported => "HTTP Version Not Supported",
+    /// The modification time in whole seconds, as `Last-Modified` carries it.
+    pub fn last_modified(&self) -> SystemTime {
+        let since_epoch = self.modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+        UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())
+    }
+
+    /// Whether the client's cached copy is current, so the answer is `304 Not Modified` with
+    /// no body. RFC 9110 §13.2.2 sets the order: `If-None-Match` first, and when a request
+    /// has it, `If-Modified-Since` is ignored.
+    pub fn match_request(&self, request: &Request) -> bool {
+        let mut tags = request
+            .headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("if-none-match"))
+            .flat_map(|(_, value)| value.split(|&byte| byte == b','))
+            .map(trim_whitespace)
+            .peekable();
+        if tags.peek().is_some() {
+            // §13.1.2: `*` matches any current file; otherwise the weak comparison: a `W/`
+            // prefix does not matter, the quoted tags must be equal.
+            let ours = self.etag().to_string();
+            return tags.any(|tag| {
+                tag == b"*" || tag.strip_prefix(b"W/").unwrap_or(tag) == ours.as_bytes()
+            });
         }
-    }
-
-    /// Whether this status says the request itself was at fault or could not be served,
-    /// after which the connection is closed (the rest of its bytes cannot be trusted).
-    pub fn closes_connection(self) -> bool {
-        self.code() >= 400 && self != Status::NotFound && self != Status::Forbidden
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code(), self.reason())
+        // §13.1.3: a date that is not a valid HTTP-date is ignored (the file is sent).
+        let since = request
+            .header("if-modified-since")
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .and_then(|value| httpdate::parse_http_date(value).ok());
+        since.is_some_and(|since| self.last_modified() <= since)
     }
 }
-
-/// A request that cannot be served as asked: the status to answer with, and a short reason
-/// for the log. Parsing ([`crate::request::parse`]) and finding the file
-/// ([`crate::files::resolve`]) both end in one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HttpError {
-    /// The status the response carries.
-    pub status: Status,
-    /// What was wrong, in a few words.
-    pub reason: &'static str,
-}
-
-impl HttpError {
-    /// An error answered with `status`.
-    pub const fn new(status: Status, reason: &'static str) -> Self {
-        HttpError { status, reason }
-    }
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.status, self.reason)
-    }
-}
-
-impl std::error::Error for HttpError {}
 
 /// What becomes of the connection after a response, and what the response says about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use crate::files::{self, Resolved};
 use crate::request::Request;
-use crate::response::{Body, Response, Status};
+use crate::response::{Body, Response};
+use crate::status::Status;
 
 /// The page stage01 answers every request with.
 pub const HELLO_PAGE: &str = "<h1>hello world</h1>\n";

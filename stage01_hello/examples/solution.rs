@@ -23,7 +23,7 @@ fn main() {
     let config = Config::parse(common::command!(), 8001);
     let log = AccessLog::new(!config.quiet);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
 
     loop {
         // accept() blocks until a client connects, and hands us a new socket for it.

@@ -44,7 +44,7 @@ fn main() {
     };
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
 
     loop {
         // accept() blocks until a client connects, and hands us a new socket for it.

@@ -39,7 +39,7 @@ fn main() {
     let site = Site::open(&config.root).or_exit();
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
     // Pre-fork: the children are made once, and every one of them calls accept on the listener
     // they all share; the kernel hands each new connection to one of them. No fork per
     // connection, and the parent never accepts.

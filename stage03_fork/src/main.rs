@@ -32,7 +32,7 @@ fn main() {
     let site = Site::open(&config.root).or_exit();
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
     reap_children_when_they_exit().or_exit();
 
     loop {

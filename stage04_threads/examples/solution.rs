@@ -52,7 +52,7 @@ fn main() {
     let site = Site::open(&config.root).or_exit();
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
     LISTENER_FD.store(listener.as_raw_fd(), Ordering::SeqCst);
     // The workers are started with SIGTERM and SIGINT blocked (a thread inherits its maker's
     // mask), so the signal is delivered to the main thread.

@@ -54,7 +54,7 @@ fn main() {
     let site = Site::open(&config.root).or_exit();
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
     let listener = start_scheduler(flags.workers, listener);
     // One permit per connection served at once. may's semaphore also works from a plain thread.
     let permits = Arc::new(Semphore::new(flags.max_connections.unwrap_or(usize::MAX)));

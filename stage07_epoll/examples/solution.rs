@@ -64,7 +64,7 @@ fn main() {
     let site = Site::open(&config.root).or_exit();
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
     // Non-blocking: accept, read and write return WouldBlock instead of waiting.
     listener.set_nonblocking(true).or_exit();
     // Report a connection only once its request has arrived, so that its first turn, right

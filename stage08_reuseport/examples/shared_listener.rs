@@ -63,7 +63,7 @@ fn main() {
     let settings = config.settings(KEEP_ALIVE);
     let workers = flags.workers.map_or_else(cores, |workers| workers as usize);
     // One socket for all: each worker's epoll watches it (through a copy of its descriptor).
-    let shared = common::listen(&config).or_exit();
+    let shared = config.listen().or_exit();
     let listeners: Vec<_> = (0..workers).map(|_| shared.try_clone().or_exit()).collect();
     let mut threads = Vec::new();
     for (number, listener) in listeners.into_iter().enumerate() {

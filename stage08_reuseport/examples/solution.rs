@@ -67,7 +67,7 @@ fn main() {
     let workers = flags.workers.map_or_else(cores, |workers| workers as usize);
     // socket() + setsockopt(SO_REUSEPORT) + bind() + listen(), once per worker: every socket
     // has its own queue, and the kernel spreads incoming connections between them.
-    let listeners = common::net::listen_reuseport(&config, workers).or_exit();
+    let listeners = config.listen_reuseport(workers).or_exit();
     // The cores this process may use (pid 0: the calling thread, which the workers inherit).
     let allowed = sched_getaffinity(Pid::from_raw(0)).or_exit();
     let cores: Vec<usize> =

@@ -62,7 +62,7 @@ fn main() {
     let workers = flags.workers.map_or_else(cores, |workers| workers as usize);
     // socket() + setsockopt(SO_REUSEPORT) + bind() + listen(), once per worker: every socket
     // has its own queue, and the kernel spreads incoming connections between them.
-    let listeners = common::net::listen_reuseport(&config, workers).or_exit();
+    let listeners = config.listen_reuseport(workers).or_exit();
     let mut threads = Vec::new();
     for (number, listener) in listeners.into_iter().enumerate() {
         let site = site.clone();

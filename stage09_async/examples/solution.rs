@@ -60,7 +60,7 @@ fn main() {
     let site = Site::open(&config.root).or_exit();
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
     let (runtime, listener) = start_runtime(flags.workers, listener);
     // The accept loop is a future too: `block_on` runs it on this thread, for ever, and the
     // connections' tasks run on tokio's workers (on this same thread with `--workers 1`).

@@ -112,7 +112,7 @@ fn main() {
     let site = Site::open(&config.root).or_exit();
     let settings = config.settings(KEEP_ALIVE);
     // socket() + bind() + listen(): the kernel now queues incoming connections for us.
-    let listener = common::listen(&config).or_exit();
+    let listener = config.listen().or_exit();
     // Complete an accept only once the connection's request has arrived (as stage07), so that
     // the receive queued right after it finds the bytes there and completes at once, instead
     // of making the kernel arm a poll on an empty socket and come back later.

@@ -124,7 +124,7 @@ fn main() {
     let cores = thread::available_parallelism().map_or(1, |cores| cores.get());
     let workers = flags.workers.map_or(cores, |workers| workers as usize);
     // One listening socket per worker on the same port (SO_REUSEPORT), as in stage08.
-    let listeners = common::net::listen_reuseport(&config, workers).or_exit();
+    let listeners = config.listen_reuseport(workers).or_exit();
     let mut threads = Vec::new();
     for (number, listener) in listeners.into_iter().enumerate() {
         let site = site.clone();

@@ -1,0 +1,129 @@
+//! The leaf of the crate: the status codes this server answers with, the error that carries
+//! one, and the one kind of I/O failure that is the server's own fault rather than the
+//! client's. Every other module may use these; this one uses none of them.
+
+use std::fmt;
+use std::io;
+
+/// The status codes this server answers with (RFC 9110 §15), each with its reason phrase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// 200: here is the file.
+    Ok,
+    /// 301: a directory was asked for without its trailing slash.
+    MovedPermanently,
+    /// 304: the client's cached copy is current; no body follows.
+    NotModified,
+    /// 400: the request breaks the syntax of HTTP.
+    BadRequest,
+    /// 403: the file exists but the server may not read it.
+    Forbidden,
+    /// 404: no such file under the document root.
+    NotFound,
+    /// 405: a method HTTP knows, but not one allowed on files.
+    MethodNotAllowed,
+    /// 408: the request head did not arrive in time.
+    RequestTimeout,
+    /// 413: the request body is larger than the server will read.
+    ContentTooLarge,
+    /// 414: the request line is too long.
+    UriTooLong,
+    /// 431: too many headers, or a head too large.
+    HeaderFieldsTooLarge,
+    /// 500: the server failed (say, a read error on a file).
+    InternalServerError,
+    /// 501: a method or transfer coding the server does not implement.
+    NotImplemented,
+    /// 503: the server is out of a resource for now (file descriptors); try again later.
+    ServiceUnavailable,
+    /// 505: HTTP/2.0 or later sent as text.
+    VersionNotSupported,
+}
+
+impl Status {
+    /// The three-digit code.
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::MovedPermanently => 301,
+            Status::NotModified => 304,
+            Status::BadRequest => 400,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::ContentTooLarge => 413,
+            Status::UriTooLong => 414,
+            Status::HeaderFieldsTooLarge => 431,
+            Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
+            Status::ServiceUnavailable => 503,
+            Status::VersionNotSupported => 505,
+        }
+    }
+
+    /// The reason phrase of RFC 9110 (clients ignore it; people read it).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::MovedPermanently => "Moved Permanently",
+            Status::NotModified => "Not Modified",
+            Status::BadRequest => "Bad Request",
+            Status::Forbidden => "Forbidden",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
+            Status::ContentTooLarge => "Content Too Large",
+            Status::UriTooLong => "URI Too Long",
+            Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
+            Status::ServiceUnavailable => "Service Unavailable",
+            Status::VersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+
+    /// Whether this status says the request itself was at fault or could not be served,
+    /// after which the connection is closed (the rest of its bytes cannot be trusted).
+    pub fn closes_connection(self) -> bool {
+        self.code() >= 400 && self != Status::NotFound && self != Status::Forbidden
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code(), self.reason())
+    }
+}
+
+/// A request that cannot be served as asked: the status to answer with, and a short reason
+/// for the log. Parsing ([`crate::request::parse`]) and finding the file
+/// ([`crate::files::resolve`]) both end in one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpError {
+    /// The status the response carries.
+    pub status: Status,
+    /// What was wrong, in a few words.
+    pub reason: &'static str,
+}
+
+impl HttpError {
+    /// An error answered with `status`.
+    pub const fn new(status: Status, reason: &'static str) -> Self {
+        HttpError { status, reason }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.reason)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// Whether an error means the process (EMFILE) or the whole system (ENFILE) is out of file
+/// descriptors: a passing shortage of the server's, not a fault of the client's.
+pub fn out_of_descriptors(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
