@@ -96,8 +96,9 @@ fn handle_connection(
     loop {
         // Send everything queued. A blocking write returns once the kernel has taken at least
         // part of it, so loop until all is gone. A large file is read and written in chunks:
-        // may suspends a coroutine only inside the calls it wraps (read, write, accept), and
-        // sendfile(2) is not one of them, so it would block the whole worker thread.
+        // may parks a coroutine only inside the calls it wraps (read, write, accept). Its
+        // sockets are non-blocking underneath, so a raw sendfile(2) would return WouldBlock
+        // when the socket is full, and waiting for room would be ours to write.
         loop {
             let pending = connection.to_send_bytes()?;
             if pending.is_empty() {

@@ -530,8 +530,9 @@ fn start_ring() -> io::Result<IoUring> {
     // Two promises that let the kernel do less: only this thread submits (SINGLE_ISSUER), and
     // it comes back to wait often, so the kernel may leave the work that finishes a waiting
     // operation (an accept, a receive parked on an empty socket) until then, in one batch,
-    // instead of interrupting the thread for each (DEFER_TASKRUN). Both need Linux 6.1: an
-    // older kernel refuses them (EINVAL), and gets the ring without them.
+    // instead of interrupting the thread for each (DEFER_TASKRUN). SINGLE_ISSUER came in Linux
+    // 6.0, DEFER_TASKRUN in 6.1 and only together with it: an older kernel refuses the pair
+    // (EINVAL), and gets the ring without them.
     let ring = IoUring::builder()
         .setup_cqsize(COMPLETION_ENTRIES)
         .setup_single_issuer()
