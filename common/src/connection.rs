@@ -34,10 +34,13 @@ use std::mem;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::request::{self, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, Parsed};
+use crate::body::ChunkedBody;
+use crate::request::{
+    self, Framing, MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_REQUEST_LINE_BYTES, Parsed,
+};
 use crate::response::{Body, Persistence, Response};
 use crate::site::{AccessLog, Site};
-use crate::status::Status;
+use crate::status::{HttpError, Status};
 
 /// How much of a file is read into memory at a time: large enough that a big file takes few
 /// reads and writes, small enough that thousands of slow downloads fit in memory. A file up
@@ -79,6 +82,15 @@ pub enum Pending<'a> {
     File(&'a File, usize),
 }
 
+/// The rest of a request body still to arrive, to be read past and thrown away.
+#[derive(Debug)]
+enum BodyLeft {
+    /// This many bytes of a `Content-Length` body.
+    Length(u64),
+    /// A chunked body, until its last chunk and trailer.
+    Chunked(ChunkedBody),
+}
+
 /// The HTTP state of one connection: what has been received and not yet parsed, what is
 /// waiting to be sent, and whether the connection should end.
 #[derive(Debug)]
@@ -94,8 +106,8 @@ pub struct Connection {
     written: usize,
     /// A file whose remaining bytes follow `output`, and how many remain.
     file: Option<(File, u64)>,
-    /// Bytes of a request body still to be received and thrown away.
-    body_to_skip: u64,
+    /// The rest of a request body still to be received and thrown away.
+    body: Option<BodyLeft>,
     /// No more requests will be read: send what is queued, then close.
     closing: bool,
     /// When the unfinished request began to arrive: the first byte of its head or, once the
@@ -116,7 +128,7 @@ impl Connection {
             output: Vec::new(),
             written: 0,
             file: None,
-            body_to_skip: 0,
+            body: None,
             closing: false,
             request_started: None,
             last_active: Instant::now(),
@@ -269,7 +281,7 @@ impl Connection {
     /// Starts the request clock when part of a request (a head or a body) is still to come,
     /// and stops it when none is.
     fn update_request_clock(&mut self) {
-        if self.input.is_empty() && self.body_to_skip == 0 {
+        if self.input.is_empty() && self.body.is_none() {
             self.request_started = None;
         } else if self.request_started.is_none() {
             self.request_started = Some(self.last_active);
@@ -291,9 +303,13 @@ impl Connection {
     fn process(&mut self, data: &[u8]) -> usize {
         let mut used = 0;
         loop {
-            let skip = self.body_to_skip.min((data.len() - used) as u64);
-            self.body_to_skip -= skip;
-            used += skip as usize;
+            match self.read_past_body(&data[used..]) {
+                Ok(skipped) => used += skipped,
+                Err(error) => {
+                    self.refuse(error);
+                    return data.len();
+                }
+            }
             if self.closing {
                 return data.len();
             }
@@ -307,23 +323,50 @@ impl Connection {
                     self.settings.log.request(self.peer, &request, response.status, bytes);
                     self.queue(response);
                     used += head_length;
-                    self.body_to_skip = request.content_length;
+                    self.body = match request.framing {
+                        Framing::Length(0) => None,
+                        Framing::Length(length) => Some(BodyLeft::Length(length)),
+                        Framing::Chunked => {
+                            Some(BodyLeft::Chunked(ChunkedBody::new(MAX_BODY_BYTES)))
+                        }
+                    };
                     // Each request has its own clock; a body still to come restarts it.
                     self.request_started = None;
                 }
                 Ok(Parsed::Incomplete) => return used,
                 Err(error) => {
-                    self.settings.log.request(
-                        self.peer,
-                        format_args!("- ({})", error.reason),
-                        error.status,
-                        0,
-                    );
-                    self.queue(Response::error(error.status));
+                    self.refuse(error);
                     return data.len();
                 }
             }
         }
+    }
+
+    /// Reads past what has arrived of the current request's body (a static-file server has no
+    /// use for one); returns how many bytes of `data` it took.
+    fn read_past_body(&mut self, data: &[u8]) -> Result<usize, HttpError> {
+        let (used, finished) = match &mut self.body {
+            None => return Ok(0),
+            Some(BodyLeft::Length(left)) => {
+                let skip = (*left).min(data.len() as u64);
+                *left -= skip;
+                (skip as usize, *left == 0)
+            }
+            Some(BodyLeft::Chunked(chunked)) => (chunked.feed(data, |_| {})?, chunked.is_done()),
+        };
+        if finished {
+            self.body = None;
+        }
+        Ok(used)
+    }
+
+    /// Answers a request that broke the rules with its error, and closes the connection once
+    /// that is sent: what follows cannot be trusted to start a request.
+    fn refuse(&mut self, error: HttpError) {
+        self.settings.log.request(self.peer, format_args!("- ({})", error.reason), error.status, 0);
+        self.queue(Response::error(error.status));
+        self.body = None;
+        self.closing = true;
     }
 
     /// Stops answering pipelined requests while a file is being sent or the output is already
@@ -608,6 +651,54 @@ mod tests {
         let statuses: Vec<String> =
             responses(&drain(&mut connection, usize::MAX)).into_iter().map(|r| r.0).collect();
         assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]);
+    }
+
+    #[test]
+    fn a_chunked_body_is_read_past_across_reads_and_the_next_request_answered() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(
+            b"GET /small.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+        );
+        assert!(connection.wants_write(), "answered before its body has all come");
+        connection.received(b"lo\r\n0\r\nX-T: 1\r\n\r\nGET /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+        let statuses: Vec<String> =
+            responses(&drain(&mut connection, usize::MAX)).into_iter().map(|r| r.0).collect();
+        assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"]);
+        assert!(!connection.is_finished(), "the connection goes on");
+    }
+
+    #[test]
+    fn other_methods_are_refused_and_the_connection_goes_on() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(
+            &[
+                &b"POST /small.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"[..],
+                b"BREW /small.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+                GET_SMALL,
+            ]
+            .concat(),
+        );
+        let found = responses(&drain(&mut connection, usize::MAX));
+        let statuses: Vec<&str> = found.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(
+            statuses,
+            ["HTTP/1.1 405 Method Not Allowed", "HTTP/1.1 501 Not Implemented", "HTTP/1.1 200 OK"]
+        );
+        assert!(!connection.is_finished());
+    }
+
+    #[test]
+    fn a_broken_chunked_body_is_a_400_after_the_response_and_the_end() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        let chunked = b"GET /small.txt HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        connection.received(&[&chunked[..], b"zz\r\n", GET_SMALL].concat());
+        let statuses: Vec<String> =
+            responses(&drain(&mut connection, usize::MAX)).into_iter().map(|r| r.0).collect();
+        assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request"]);
+        assert!(connection.is_finished(), "nothing after the broken body is trusted");
     }
 
     #[test]

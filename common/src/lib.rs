@@ -10,6 +10,7 @@
 //!   I/O failures are the server's own (out of file descriptors).
 //! - [`request`]: parsing a request head, incrementally (one regex for the request line),
 //!   with every limit a named constant and every error carrying its status.
+//! - [`body`]: reading past a chunked request body, to find where the next request starts.
 //! - [`response`]: [`Response`]: writing the head, fitting a response to its request (HEAD,
 //!   keep-alive), and the file's validators (`ETag`, `Last-Modified`, `304`).
 //! - [`files`]: from a request path to a file under the root, refusing every escape.
@@ -30,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod body;
 pub mod config;
 pub mod connection;
 pub mod files;

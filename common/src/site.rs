@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::files::{self, Resolved};
-use crate::request::Request;
+use crate::request::{Method, Request};
 use crate::response::{Body, Response};
 use crate::status::Status;
 
@@ -71,6 +71,9 @@ impl Site {
 
     /// The response to a well-formed request: the file it names, a redirect, or an error.
     pub fn respond(&self, request: &Request) -> Response {
+        if let Some(refused) = refuse_method(request) {
+            return refused.answering(request);
+        }
         let response = match files::resolve_with_index(&self.root, request.path, &self.index) {
             // The client's copy is current: say so, and send no body (RFC 9110 §13).
             Ok(Resolved::File { content_type, validators: Some(validators), .. })
@@ -102,7 +105,21 @@ impl Site {
 
 /// Stage01's application: `<h1>hello world</h1>` for any GET or HEAD.
 pub fn hello(request: &Request) -> Response {
-    Response::new(Status::Ok, "text/html; charset=utf-8", HELLO_PAGE.as_bytes()).answering(request)
+    let response = refuse_method(request).unwrap_or_else(|| {
+        Response::new(Status::Ok, "text/html; charset=utf-8", HELLO_PAGE.as_bytes())
+    });
+    response.answering(request)
+}
+
+/// The answer to a method this server does not serve: 405 (with `Allow`) for one that HTTP
+/// defines, 501 for any other. The connection stays usable: the request's body was framed
+/// before its method was looked at, so the next request can be found.
+fn refuse_method(request: &Request) -> Option<Response> {
+    match request.method {
+        Method::Get | Method::Head => None,
+        method if method.is_defined() => Some(Response::error(Status::MethodNotAllowed)),
+        _ => Some(Response::error(Status::NotImplemented)),
+    }
 }
 
 /// The access log: one line per request on stderr, and one per connection that ended in an
@@ -243,5 +260,27 @@ mod tests {
         let Ok(Parsed::Complete { request, .. }) = parse(bytes) else { panic!() };
         let response = hello(&request);
         assert_eq!(response.persistence, crate::response::Persistence::KeepOpenHttp10);
+    }
+
+    /// A site of one three-byte file, `hello.txt`.
+    fn site() -> (tempfile::TempDir, Site) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hello.txt"), "xok").unwrap();
+        let site = Site::open(dir.path()).unwrap();
+        (dir, site)
+    }
+
+    #[test]
+    fn other_methods_get_405_or_501_and_keep_the_connection() {
+        let (_dir, site) = site();
+        for (method, status) in
+            [("POST", Status::MethodNotAllowed), ("BREW", Status::NotImplemented)]
+        {
+            let bytes = format!("{method} /hello.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+            let Ok(Parsed::Complete { request, .. }) = parse(bytes.as_bytes()) else { panic!() };
+            let response = site.respond(&request);
+            assert_eq!((response.status, response.closes()), (status, false), "{method}");
+            assert_eq!(hello(&request).status, status, "stage01 refuses it too");
+        }
     }
 }

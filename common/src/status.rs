@@ -32,7 +32,7 @@ pub enum Status {
     HeaderFieldsTooLarge,
     /// 500: the server failed (say, a read error on a file).
     InternalServerError,
-    /// 501: a method or transfer coding the server does not implement.
+    /// 501: a method the server does not know.
     NotImplemented,
     /// 503: the server is out of a resource for now (file descriptors); try again later.
     ServiceUnavailable,
@@ -83,10 +83,22 @@ impl Status {
         }
     }
 
-    /// Whether this status says the request itself was at fault or could not be served,
-    /// after which the connection is closed (the rest of its bytes cannot be trusted).
+    /// Whether the connection is closed after a response with this status: the request was
+    /// broken, too large or cut off, so the bytes after it cannot be trusted to start the next
+    /// one, or the server cannot go on (500, 503). A well-formed request that cannot be served
+    /// as asked (403, 404, 405, 501) leaves the connection usable.
     pub fn closes_connection(self) -> bool {
-        self.code() >= 400 && self != Status::NotFound && self != Status::Forbidden
+        matches!(
+            self,
+            Status::BadRequest
+                | Status::RequestTimeout
+                | Status::ContentTooLarge
+                | Status::UriTooLong
+                | Status::HeaderFieldsTooLarge
+                | Status::InternalServerError
+                | Status::ServiceUnavailable
+                | Status::VersionNotSupported
+        )
     }
 }
 

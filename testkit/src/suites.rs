@@ -5,9 +5,9 @@
 //! |---|---|
 //! | [`hello`] | stage01's answer: hello world, framing, HEAD |
 //! | [`static_files`] | every file rule of DESIGN.md: index, MIME, 301 (never to another host), 404, escapes, validators and 304 |
-//! | [`bad_input`] | every bad-input row, each answered with its status, then more serving |
-//! | [`timeouts`] | a stalled request head or body gets 408, an idle connection is closed |
-//! | [`keep_alive`] | persistent connections, pipelining, bodies, `Connection: close`, 1.0 |
+//! | [`bad_input`] | every bad-input row, each answered with its status, then more serving; framing before the method (405, 501) |
+//! | [`timeouts`] | a stalled request head or body (with a length or chunked) gets 408, an idle connection is closed |
+//! | [`keep_alive`] | persistent connections, pipelining, bodies (chunked too, and their errors), `Connection: close`, 1.0 |
 //! | [`concurrency`] | a stalled and an idle client don't delay a third; 200 keep-alive clients |
 //! | [`shutdown`] | SIGINT and SIGTERM end the server within 2 s, nothing left behind |
 //! | [`out_of_descriptors`] | more clients than file descriptors: no crash, no spin, all served |
@@ -215,10 +215,6 @@ pub fn bad_input(binary: &str) {
         ("space before colon", b"GET / HTTP/1.1\r\nHost : test\r\n\r\n".to_vec(), 400),
         ("obs-fold", b"GET / HTTP/1.1\r\nHost: test\r\nX: a\r\n  b\r\n\r\n".to_vec(), 400),
         ("NUL in value", b"GET / HTTP/1.1\r\nHost: test\r\nX: a\x00b\r\n\r\n".to_vec(), 400),
-        ("unknown method", b"BREW / HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), 501),
-        ("lowercase method", b"get / HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), 501),
-        ("POST", b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n".to_vec(), 405),
-        ("DELETE", b"DELETE / HTTP/1.1\r\nHost: test\r\n\r\n".to_vec(), 405),
         ("request line over 8 KiB", long_line.into_bytes(), 414),
         ("head over 64 KiB", big_head.into_bytes(), 431),
         ("over 100 headers", many_headers.into_bytes(), 431),
@@ -253,13 +249,29 @@ pub fn bad_input(binary: &str) {
         ),
         ("Transfer-Encoding on 1.0", b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), 400),
         (
-            "chunked body",
-            b"GET / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
-            501,
+            "Transfer-Encoding not ending in chunked",
+            b"GET / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked, deflate\r\n\r\n".to_vec(),
+            400,
         ),
+        ("a length of `4 2`", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 4 2\r\n\r\n".to_vec(), 400),
+        ("an empty length", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: \r\n\r\n".to_vec(), 400),
         ("body too large", b"GET / HTTP/1.1\r\nHost: test\r\nContent-Length: 2000000\r\n\r\n".to_vec(), 413),
     ];
-    for (name, bytes, status) in rows {
+    // The body's framing is settled before the method is looked at: each framing error is the
+    // same error on a POST (not a 405).
+    let framing_errors: Vec<(String, Vec<u8>, u16)> = rows
+        .iter()
+        .filter(|(_, bytes, _)| {
+            let head = String::from_utf8_lossy(bytes).to_ascii_lowercase();
+            bytes.starts_with(b"GET ")
+                && (head.contains("content-length") || head.contains("transfer-encoding"))
+        })
+        .map(|(name, bytes, status)| {
+            (format!("POST, {name}"), [&b"POST"[..], &bytes[3..]].concat(), *status)
+        })
+        .collect();
+    let rows = rows.into_iter().map(|(name, bytes, status)| (name.to_string(), bytes, status));
+    for (name, bytes, status) in rows.chain(framing_errors) {
         let mut client = server.connect();
         client.send(&bytes);
         let response = client
@@ -267,11 +279,31 @@ pub fn bad_input(binary: &str) {
             .unwrap_or_else(|error| panic!("{name}: no response: {error}"));
         assert_eq!(response.status, status, "{name}: {}", response.status_line);
         assert!(response.closes(), "{name}: an error response says Connection: close");
+        assert!(client.closed_by_server(), "{name}: the server closes after an error");
+        assert_eq!(server.get("/").status, 200, "the server still serves after {name}");
+    }
+
+    // A method the server does not serve, in a request framed well: 405 (with Allow) for one
+    // HTTP defines, 501 for any other token. The request was whole, so a stage that keeps
+    // connections open answers the next request on the same one.
+    for (name, bytes, status) in [
+        ("unknown method", &b"BREW / HTTP/1.1\r\nHost: test\r\n\r\n"[..], 501),
+        ("lowercase method", b"get / HTTP/1.1\r\nHost: test\r\n\r\n", 501),
+        ("POST", b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello", 405),
+        ("DELETE", b"DELETE / HTTP/1.1\r\nHost: test\r\n\r\n", 405),
+        ("chunked PUT", b"PUT / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", 405),
+    ] {
+        let mut client = server.connect();
+        client.send(bytes);
+        let response = client.response();
+        assert_eq!(response.status, status, "{name}: {}", response.status_line);
         if status == 405 {
             assert_eq!(response.header("allow"), Some("GET, HEAD"), "{name}");
         }
-        assert!(client.closed_by_server(), "{name}: the server closes after an error");
-        assert_eq!(server.get("/").status, 200, "the server still serves after {name}");
+        if !response.closes() {
+            client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
+            assert_eq!(client.response().text(), "plain notes\n", "the connection goes on after {name}");
+        }
     }
 
     // HTTP/1.2 is served as 1.1.
@@ -311,35 +343,47 @@ pub fn timeouts(binary: &str) {
     assert!(answered < Duration::from_secs(4), "cut off after {answered:?}");
     assert_eq!(slow.response().status, 408);
 
-    // A slow body: the head arrives whole, then its body a byte every 300 ms. The timeout
-    // that bounds a head bounds a body too: 408, and the connection closes.
-    let mut slow = server.connect();
-    slow.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 40\r\n\r\n");
-    let started = Instant::now();
-    let mut statuses = Vec::new();
-    for _ in 0..40 {
-        slow.send(b"b");
-        if slow.anything_within(Duration::from_millis(300)) {
-            match slow.try_response(false) {
-                Ok(response) if response.status == 200 && !response.closes() => statuses.push(200),
-                Ok(response) => {
-                    statuses.push(response.status);
-                    break;
+    // A slow body: the head arrives whole, then its body a byte every 300 ms, with a length or
+    // in chunks. The timeout that bounds a head bounds a body too: 408, and the connection
+    // closes.
+    let chunks = b"1\r\nb\r\n".repeat(7);
+    for (head, body) in [
+        (
+            &b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 40\r\n\r\n"[..],
+            &[b'b'; 40][..],
+        ),
+        (b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n", &chunks),
+    ] {
+        let mut slow = server.connect();
+        slow.send(head);
+        let started = Instant::now();
+        let mut statuses = Vec::new();
+        for byte in body {
+            slow.send(std::slice::from_ref(byte));
+            if slow.anything_within(Duration::from_millis(300)) {
+                match slow.try_response(false) {
+                    Ok(response) if response.status == 200 && !response.closes() => {
+                        statuses.push(200)
+                    }
+                    Ok(response) => {
+                        statuses.push(response.status);
+                        break;
+                    }
+                    // Closed without a word after the answer.
+                    Err(_) => break,
                 }
-                // Closed without a word after the answer.
-                Err(_) => break,
             }
         }
+        let cut_after = started.elapsed();
+        // Stage02 answers the head at once and closes; the keep-alive stages answer it, then
+        // wait for the body, and cut it off at the timeout.
+        match statuses.as_slice() {
+            [200] | [200, 408] | [408] => {}
+            other => panic!("a body trickling in should end in 408 or a close, got {other:?}"),
+        }
+        assert!(cut_after < Duration::from_secs(4), "a trickling body held on for {cut_after:?}");
+        assert!(slow.closed_within(Duration::from_secs(2)), "the slow body's connection is closed");
     }
-    let cut_after = started.elapsed();
-    // Stage02 answers the head at once and closes; the keep-alive stages answer it, then
-    // wait for the body, and cut it off at the timeout.
-    match statuses.as_slice() {
-        [200] | [200, 408] | [408] => {}
-        other => panic!("a body trickling in should end in 408 or a close, got {other:?}"),
-    }
-    assert!(cut_after < Duration::from_secs(4), "a trickling body held on for {cut_after:?}");
-    assert!(slow.closed_within(Duration::from_secs(2)), "the slow body's connection is closed");
 
     let mut idle = server.connect();
     assert!(idle.closed_by_server(), "an idle connection is closed after the timeout");
@@ -390,6 +434,37 @@ pub fn keep_alive(binary: &str) {
     client.send(b"GET /docs/page.html HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(client.response().text(), "plain notes\n");
     assert_eq!(client.response().text(), "<h1>docs page</h1>\n");
+
+    // A chunked body (RFC 9112 §7.1) is read past too, however it is cut, with the request
+    // pipelined behind it; and so are the bodies of requests that are refused (405, 501).
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nGET /\r\n");
+    client.send(b"a\r\n/secret...\r\n0\r\nX-Trailer: 1\r\n\r\nGET /docs/page.html HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.response().text(), "plain notes\n");
+    assert_eq!(client.response().text(), "<h1>docs page</h1>\n");
+    client.send(b"POST /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\n\r\nabcdBREW / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /style.css HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.response().status, 405);
+    assert_eq!(client.response().status, 501);
+    assert_eq!(client.response().text(), "body { color: #222; }\n");
+
+    // A chunked body that breaks the rules: the request was answered, then the error, each
+    // limit with its own status, and the connection ends (what follows cannot be trusted).
+    let huge_trailer = format!("0\r\nX-Big: {}\r\n\r\n", "t".repeat(9000));
+    for (name, body, status) in [
+        ("a size that is not hex", "zz\r\n".to_string(), 400),
+        ("data not ended by CRLF", "2\r\nabc\r\n".to_string(), 400),
+        ("a bare LF after the size", "2\nab\r\n".to_string(), 400),
+        ("a size of 17 digits", format!("{}1\r\n", "0".repeat(16)), 400),
+        ("more than 1 MiB", "100001\r\n".to_string(), 413),
+        ("a trailer over 8 KiB", huge_trailer, 431),
+    ] {
+        let mut broken = server.connect();
+        broken.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n");
+        broken.send(format!("{body}GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        assert_eq!(broken.response().status, 200, "{name}: the request itself is answered");
+        let error = broken.response();
+        assert_eq!(error.status, status, "{name}");
+        assert!(error.closes() && broken.closed_by_server(), "{name}: then the connection ends");
+    }
 
     // A head sent one byte at a time.
     client.send_in_pieces(
