@@ -13,6 +13,7 @@
 //! - [`body`]: reading past a chunked request body, to find where the next request starts.
 //! - [`response`]: [`Response`]: writing the head, fitting a response to its request (HEAD,
 //!   keep-alive), and the file's validators (`ETag`, `Last-Modified`, `304`).
+//! - [`ranges`]: which part of a file a request asks for (`Range`, `If-Range`): 206 or 416.
 //! - [`files`]: from a request path to a file under the root, refusing every escape.
 //! - [`site`]: the application: [`Site`] answers a request with a file, [`hello`] with hello
 //!   world; the [`AccessLog`].
@@ -36,6 +37,7 @@ pub mod config;
 pub mod connection;
 pub mod files;
 pub mod net;
+pub mod ranges;
 pub mod request;
 pub mod response;
 pub mod site;

@@ -115,6 +115,29 @@ pub enum Body {
     File(File, u64),
 }
 
+/// What a response says about byte ranges ([`crate::ranges`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ranges {
+    /// Nothing: the body is not a file.
+    NotFile,
+    /// A whole file: `Accept-Ranges: bytes`, to tell the client it may ask for parts.
+    Accepted,
+    /// A part of a file: `Content-Range: bytes START-END/LENGTH`.
+    Part {
+        /// The first byte sent.
+        start: u64,
+        /// The last byte sent.
+        end: u64,
+        /// The whole file's length.
+        length: u64,
+    },
+    /// A 416: `Content-Range: bytes */LENGTH`, so the client learns how long the file is.
+    Unsatisfiable {
+        /// The whole file's length.
+        length: u64,
+    },
+}
+
 /// A response about to be sent: everything needed to write its head, and its body.
 #[derive(Debug)]
 pub struct Response {
@@ -128,6 +151,8 @@ pub struct Response {
     pub location: Option<String>,
     /// `Last-Modified` and `ETag`, for files.
     pub validators: Option<Validators>,
+    /// `Accept-Ranges` or `Content-Range`, for files.
+    pub ranges: Ranges,
     /// Whether the connection stays open after this response, and what the head says of it.
     pub persistence: Persistence,
     /// A HEAD request: the head says how long the body would be, and no body follows.
@@ -147,6 +172,7 @@ impl Response {
             body: Body::Bytes(body.into()),
             location: None,
             validators: None,
+            ranges: Ranges::NotFile,
             persistence: Persistence::KeepOpen,
             head_only: false,
         }
@@ -192,7 +218,8 @@ impl Response {
     ///
     /// Every response carries `Server`, `Date`, `Content-Type` and `Content-Length`, except a
     /// 304, which has no body and describes none (RFC 9110 §15.4.5); files add
-    /// `Last-Modified` and `ETag`, 405 adds `Allow`, redirects `Location`, and
+    /// `Last-Modified`, `ETag` and `Accept-Ranges` (or `Content-Range` for a part, and for
+    /// a 416), 405 adds `Allow`, redirects `Location`, and
     /// `Connection: close` comes when the server will close the connection after this
     /// response, so the client knows not to send more.
     pub fn write_head(&self, out: &mut Vec<u8>) {
@@ -216,6 +243,19 @@ impl Response {
         if let Some(validators) = &self.validators {
             with_last_modified(validators.last_modified(), |line| out.extend_from_slice(line));
             let _ = write!(out, "ETag: {}\r\n", validators.etag());
+        }
+        match self.ranges {
+            Ranges::NotFile => {}
+            Ranges::Accepted => out.extend_from_slice(b"Accept-Ranges: bytes\r\n"),
+            Ranges::Part { start, end, length } => {
+                let _ = write!(
+                    out,
+                    "Accept-Ranges: bytes\r\nContent-Range: bytes {start}-{end}/{length}\r\n"
+                );
+            }
+            Ranges::Unsatisfiable { length } => {
+                let _ = write!(out, "Content-Range: bytes */{length}\r\n");
+            }
         }
         if status == Status::MethodNotAllowed {
             let _ = write!(out, "Allow: {ALLOWED_METHODS}\r\n");

@@ -4,14 +4,15 @@
 //! Neither does any I/O on sockets: the stages decide how bytes move.
 
 use std::fmt::Display;
-use std::io;
+use std::io::{self, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::files::{self, Resolved};
+use crate::ranges::{self, Requested};
 use crate::request::{Method, Request};
-use crate::response::{Body, Response};
+use crate::response::{Body, Ranges, Response};
 use crate::status::Status;
 
 /// The page stage01 answers every request with.
@@ -69,7 +70,8 @@ impl Site {
         &self.root
     }
 
-    /// The response to a well-formed request: the file it names, a redirect, or an error.
+    /// The response to a well-formed request: the file it names (or the part of it that a
+    /// `Range` asks for), a redirect, or an error.
     pub fn respond(&self, request: &Request) -> Response {
         if let Some(refused) = refuse_method(request) {
             return refused.answering(request);
@@ -84,11 +86,32 @@ impl Site {
                     ..Response::new(Status::NotModified, content_type, &b""[..])
                 }
             }
-            Ok(Resolved::File { file, length, content_type, validators }) => Response {
-                body: Body::File(file, length),
-                validators,
-                ..Response::new(Status::Ok, content_type, &b""[..])
-            },
+            // The conditions above come first (RFC 9110 §13.2.2), then the range.
+            Ok(Resolved::File { mut file, length, content_type, validators }) => {
+                match ranges::requested(request, length, validators.as_ref()) {
+                    Requested::Whole => Response {
+                        body: Body::File(file, length),
+                        validators,
+                        ranges: Ranges::Accepted,
+                        ..Response::new(Status::Ok, content_type, &b""[..])
+                    },
+                    // The file is sent from its position on, whichever way the stage sends it
+                    // (sendfile with no offset, or reads): start there.
+                    Requested::Part { start, end } => match file.seek(SeekFrom::Start(start)) {
+                        Ok(_) => Response {
+                            body: Body::File(file, end - start + 1),
+                            validators,
+                            ranges: Ranges::Part { start, end, length },
+                            ..Response::new(Status::PartialContent, content_type, &b""[..])
+                        },
+                        Err(_) => Response::error(Status::InternalServerError),
+                    },
+                    Requested::Unsatisfiable => Response {
+                        ranges: Ranges::Unsatisfiable { length },
+                        ..Response::error(Status::RangeNotSatisfiable)
+                    },
+                }
+            }
             Ok(Resolved::Redirect(path)) => {
                 // Only the path changes: the query goes along.
                 let location = match request.query {
@@ -268,6 +291,47 @@ mod tests {
         std::fs::write(dir.path().join("hello.txt"), "xok").unwrap();
         let site = Site::open(dir.path()).unwrap();
         (dir, site)
+    }
+
+    #[test]
+    fn ranges_of_a_file() {
+        let (_dir, site) = site();
+        let answer = |headers: &str| {
+            let bytes = format!("GET /hello.txt HTTP/1.1\r\nHost: h\r\n{headers}\r\n\r\n");
+            let Ok(Parsed::Complete { request, .. }) = parse(bytes.as_bytes()) else { panic!() };
+            let mut response = site.respond(&request);
+            let mut body = Vec::new();
+            if let Body::File(file, length) = &mut response.body {
+                std::io::Read::read_to_end(&mut std::io::Read::take(file, *length), &mut body)
+                    .unwrap();
+            }
+            (response, body)
+        };
+        let (whole, body) = answer("");
+        assert_eq!((whole.status, whole.ranges, body.len()), (Status::Ok, Ranges::Accepted, 3));
+        let (part, body) = answer("Range: bytes=1-");
+        assert_eq!(part.status, Status::PartialContent);
+        assert_eq!(part.ranges, Ranges::Part { start: 1, end: 2, length: 3 });
+        assert_eq!((part.content_length(), body), (2, b"ok".to_vec()));
+        let (past, _) = answer("Range: bytes=3-");
+        assert_eq!(
+            (past.status, past.ranges),
+            (Status::RangeNotSatisfiable, Ranges::Unsatisfiable { length: 3 })
+        );
+        assert!(!past.closes(), "a 416 leaves the connection usable");
+        // A current cached copy wins over a range (RFC 9110 §13.2.2).
+        let etag = whole.validators.unwrap().etag().to_string();
+        let (cached, _) = answer(&format!("If-None-Match: {etag}\r\nRange: bytes=0-0"));
+        assert_eq!(cached.status, Status::NotModified);
+        let (head, _) = {
+            let bytes = b"HEAD /hello.txt HTTP/1.1\r\nHost: h\r\nRange: bytes=0-0\r\n\r\n";
+            let Ok(Parsed::Complete { request, .. }) = parse(bytes) else { panic!() };
+            (site.respond(&request), ())
+        };
+        assert_eq!(
+            (head.status, head.content_length(), head.head_only),
+            (Status::PartialContent, 1, true)
+        );
     }
 
     #[test]

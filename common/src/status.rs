@@ -10,6 +10,8 @@ use std::io;
 pub enum Status {
     /// 200: here is the file.
     Ok,
+    /// 206: here is the part of the file the `Range` header asked for.
+    PartialContent,
     /// 301: a directory was asked for without its trailing slash.
     MovedPermanently,
     /// 304: the client's cached copy is current; no body follows.
@@ -28,6 +30,8 @@ pub enum Status {
     ContentTooLarge,
     /// 414: the request line is too long.
     UriTooLong,
+    /// 416: the `Range` asked for starts beyond the end of the file.
+    RangeNotSatisfiable,
     /// 431: too many headers, or a head too large.
     HeaderFieldsTooLarge,
     /// 500: the server failed (say, a read error on a file).
@@ -45,6 +49,7 @@ impl Status {
     pub fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
+            Status::PartialContent => 206,
             Status::MovedPermanently => 301,
             Status::NotModified => 304,
             Status::BadRequest => 400,
@@ -54,6 +59,7 @@ impl Status {
             Status::RequestTimeout => 408,
             Status::ContentTooLarge => 413,
             Status::UriTooLong => 414,
+            Status::RangeNotSatisfiable => 416,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
@@ -66,6 +72,7 @@ impl Status {
     pub fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
             Status::BadRequest => "Bad Request",
@@ -75,6 +82,7 @@ impl Status {
             Status::RequestTimeout => "Request Timeout",
             Status::ContentTooLarge => "Content Too Large",
             Status::UriTooLong => "URI Too Long",
+            Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
@@ -86,7 +94,7 @@ impl Status {
     /// Whether the connection is closed after a response with this status: the request was
     /// broken, too large or cut off, so the bytes after it cannot be trusted to start the next
     /// one, or the server cannot go on (500, 503). A well-formed request that cannot be served
-    /// as asked (403, 404, 405, 501) leaves the connection usable.
+    /// as asked (403, 404, 405, 416, 501) leaves the connection usable.
     pub fn closes_connection(self) -> bool {
         matches!(
             self,

@@ -4,10 +4,10 @@
 //! | suite | checks |
 //! |---|---|
 //! | [`hello`] | stage01's answer: hello world, framing, HEAD |
-//! | [`static_files`] | every file rule of DESIGN.md: index, MIME, 301 (never to another host), 404, escapes, validators and 304 |
+//! | [`static_files`] | every file rule of DESIGN.md: index, MIME, 301 (never to another host), 404, escapes, validators and 304, byte ranges (206, 416, If-Range) |
 //! | [`bad_input`] | every bad-input row, each answered with its status, then more serving; framing before the method (405, 501) |
 //! | [`timeouts`] | a stalled request head or body (with a length or chunked) gets 408, an idle connection is closed |
-//! | [`keep_alive`] | persistent connections, pipelining, bodies (chunked too, and their errors), `Connection: close`, 1.0 |
+//! | [`keep_alive`] | persistent connections, pipelining, bodies (chunked too, and their errors), ranges, `Connection: close`, 1.0 |
 //! | [`concurrency`] | a stalled and an idle client don't delay a third; 200 keep-alive clients |
 //! | [`shutdown`] | SIGINT and SIGTERM end the server within 2 s, nothing left behind |
 //! | [`out_of_descriptors`] | more clients than file descriptors: no crash, no spin, all served |
@@ -150,6 +150,65 @@ pub fn static_files(binary: &str) {
             "{headers}"
         );
     }
+
+    // Byte ranges (RFC 9110 §14), each on its own connection: a file says it takes them, one
+    // range gets 206 with just those bytes (from a small file, and from one large enough to go
+    // by sendfile), past the end is 416, and a range that is invalid, in another unit, or one
+    // of several gets the whole file.
+    let ranged = |path: &str, headers: &str| {
+        server.request(format!("GET {path} HTTP/1.1\r\nHost: test\r\n{headers}\r\n").as_bytes())
+    };
+    assert_eq!(page.header("accept-ranges"), Some("bytes"), "a file says it takes ranges");
+    for (range, body, content_range) in [
+        ("bytes=0-4", &b"plain"[..], "bytes 0-4/12"),
+        ("bytes=6-", b"notes\n", "bytes 6-11/12"),
+        ("bytes=-3", b"es\n", "bytes 9-11/12"),
+        ("bytes=10-99", b"s\n", "bytes 10-11/12"),
+    ] {
+        let part = ranged("/notes.txt", &format!("Range: {range}\r\n"));
+        assert_eq!(part.status, 206, "{range}");
+        assert_eq!(
+            (part.body.as_slice(), part.header("content-range")),
+            (body, Some(content_range))
+        );
+        assert_eq!(part.header("content-length"), Some(body.len().to_string().as_str()));
+    }
+    let big_file = big_file_contents();
+    for (range, start, end) in [
+        ("bytes=1000000-2099999", 1_000_000, 2_099_999),
+        ("bytes=-100", big_file.len() - 100, big_file.len() - 1),
+    ] {
+        let part = ranged("/big.bin", &format!("Range: {range}\r\n"));
+        assert_eq!(part.status, 206, "{range}");
+        assert!(part.body == big_file[start..=end], "{range}: {} bytes", part.body.len());
+    }
+    for range in ["bytes=12-", "bytes=-0", "bytes=99999999999999999999-"] {
+        let past = ranged("/notes.txt", &format!("Range: {range}\r\n"));
+        assert_eq!(
+            (past.status, past.header("content-range")),
+            (416, Some("bytes */12")),
+            "{range}"
+        );
+    }
+    for range in ["bytes=0-1,3-4", "bytes=5-2", "items=0-1", "bytes=x-"] {
+        let whole = ranged("/notes.txt", &format!("Range: {range}\r\n"));
+        assert_eq!((whole.status, whole.text().as_str()), (200, "plain notes\n"), "{range}");
+    }
+    // If-Range: the part only while the file is the one the client has part of.
+    for (condition, status) in [(etag.as_str(), 206), (modified.as_str(), 206), ("\"stale\"", 200)]
+    {
+        let response =
+            ranged("/notes.txt", &format!("Range: bytes=0-4\r\nIf-Range: {condition}\r\n"));
+        assert_eq!(response.status, status, "If-Range: {condition}");
+    }
+    // A current cached copy comes before a range (RFC 9110 §13.2.2); HEAD answers as GET.
+    let cached = ranged("/notes.txt", &format!("Range: bytes=0-4\r\nIf-None-Match: {etag}\r\n"));
+    assert_eq!(cached.status, 304);
+    let mut client = server.connect();
+    client.send(b"HEAD /notes.txt HTTP/1.1\r\nHost: test\r\nRange: bytes=0-4\r\n\r\n");
+    let head = client.head_response();
+    assert_eq!((head.status, head.header("content-length")), (206, Some("5")));
+    assert_eq!(head.header("content-range"), Some("bytes 0-4/12"));
 
     // Missing things are 404, and a directory without index is not listed.
     for path in ["/missing.html", "/empty/", "/docs/missing", "/index.html/x"] {
@@ -444,6 +503,17 @@ pub fn keep_alive(binary: &str) {
     client.send(b"POST /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\n\r\nabcdBREW / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /style.css HTTP/1.1\r\nHost: test\r\n\r\n");
     assert_eq!(client.response().status, 405);
     assert_eq!(client.response().status, 501);
+    assert_eq!(client.response().text(), "body { color: #222; }\n");
+
+    // Ranges on a kept-alive connection: a part of a small file and of a large one, each
+    // followed by another request.
+    client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\nRange: bytes=6-\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: test\r\nRange: bytes=100000-\r\n\r\nGET /style.css HTTP/1.1\r\nHost: test\r\n\r\n");
+    assert_eq!(client.response().text(), "notes\n");
+    let part = client.response();
+    assert!(
+        part.status == 206 && part.body == big_file_contents()[100_000..],
+        "the rest of big.bin"
+    );
     assert_eq!(client.response().text(), "body { color: #222; }\n");
 
     // A chunked body that breaks the rules: the request was answered, then the error, each
