@@ -172,15 +172,27 @@ pub fn defer_accept(listener: &TcpListener) -> io::Result<()> {
 /// connections can finish and free some instead of a loop retrying a failing `accept`.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// Logs a failed `accept`. When the process is [out of descriptors](out_of_descriptors), it
-/// also sleeps [`ACCEPT_PAUSE`]: the waiting client stays queued in the kernel, and retrying at
-/// once would only fail again, in a busy loop, until some connection closes. (A thread that
-/// runs an event loop, as in stages 06, 07, 08 and 10, or tokio's tasks in stage09, must not
-/// sleep: those stages pause accepting instead.)
-pub fn accept_failed(error: &io::Error) {
-    eprintln!("accept failed: {error}");
+/// What a server does about a failed `accept` when it must not sleep (an event loop, a task):
+/// logs it, and says how long to stop accepting. When the process is [out of
+/// descriptors](out_of_descriptors), the waiting client stays queued in the kernel and trying
+/// again at once would only fail again, in a busy loop, until some connection closes:
+/// `Some(ACCEPT_PAUSE)`. Any other failure concerns one client (it may have given up already):
+/// `None`, go on accepting.
+pub fn pause_after_failed_accept(error: &io::Error) -> Option<Duration> {
     if out_of_descriptors(error) {
-        thread::sleep(ACCEPT_PAUSE);
+        eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
+        Some(ACCEPT_PAUSE)
+    } else {
+        eprintln!("accept failed: {error}");
+        None
+    }
+}
+
+/// What a blocking stage does about a failed `accept`: as [`pause_after_failed_accept`], and
+/// the pause is a sleep of the accepting thread (which has nothing else to do meanwhile).
+pub fn accept_failed(error: &io::Error) {
+    if let Some(pause) = pause_after_failed_accept(error) {
+        thread::sleep(pause);
     }
 }
 

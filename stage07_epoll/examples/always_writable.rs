@@ -18,7 +18,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Instant;
 
-use common::net::{ACCEPT_PAUSE, out_of_descriptors};
 use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
@@ -202,17 +201,13 @@ fn accept_all(
             // The queue is empty: back to the loop.
             Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            // No descriptor for a new socket: the client stays queued in the kernel. Trying
-            // again at once would fail again, so pause until connections have closed.
-            Err(error) if out_of_descriptors(&error) => {
-                eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
-                return Some(Instant::now() + ACCEPT_PAUSE);
-            }
-            // A failed accept concerns one client (it may have given up already): go on.
-            Err(error) => {
-                eprintln!("accept failed: {error}");
-                continue;
-            }
+            // Out of descriptors, the client stays queued in the kernel, and trying again at
+            // once would fail again: pause until connections have closed. Any other failure
+            // concerns one client (it may have given up already): go on.
+            Err(error) => match common::net::pause_after_failed_accept(&error) {
+                Some(pause) => return Some(Instant::now() + pause),
+                None => continue,
+            },
         };
         let connection = Connection::new(peer, site.clone(), settings);
         let key = sessions.vacant_entry().key();

@@ -22,7 +22,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
-use common::net::{ACCEPT_PAUSE, out_of_descriptors};
 use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use nix::errno::Errno;
 use nix::sys::select::{FD_SETSIZE, FdSet, select};
@@ -183,17 +182,13 @@ fn accept_all(
             // The queue is empty: back to the loop.
             Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-            // No descriptor for a new socket: the client stays queued in the kernel. Trying
-            // again at once would fail again, so pause until connections have closed.
-            Err(error) if out_of_descriptors(&error) => {
-                eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
-                return Some(Instant::now() + ACCEPT_PAUSE);
-            }
-            // A failed accept concerns one client (it may have given up already): go on.
-            Err(error) => {
-                eprintln!("accept failed: {error}");
-                continue;
-            }
+            // Out of descriptors, the client stays queued in the kernel, and trying again at
+            // once would fail again: pause until connections have closed. Any other failure
+            // concerns one client (it may have given up already): go on.
+            Err(error) => match common::net::pause_after_failed_accept(&error) {
+                Some(pause) => return Some(Instant::now() + pause),
+                None => continue,
+            },
         };
         // An fd_set has bits for descriptors below FD_SETSIZE (1024) only: setting a higher one
         // would write past its end. Such a connection cannot be waited for: refuse it.

@@ -23,7 +23,6 @@ use std::pin::Pin;
 use std::task::{Poll, ready};
 
 use clap::Args;
-use common::net::{ACCEPT_PAUSE, out_of_descriptors};
 use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use tokio::io::{AsyncRead, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -67,16 +66,13 @@ async fn accept_loop(listener: TcpListener, site: Site, settings: Settings) {
         // accept().await suspends this task until a client connects (the reactor wakes it).
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
-            // No descriptor for a new socket: the client stays queued in the kernel. Trying
-            // again at once would fail again, so pause; `.await`, not a thread-blocking sleep.
-            Err(error) if out_of_descriptors(&error) => {
-                eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
-                tokio::time::sleep(ACCEPT_PAUSE).await;
-                continue;
-            }
-            // A failed accept concerns one client (it may have given up already): go on.
+            // Out of descriptors, the client stays queued in the kernel, and trying again at
+            // once would fail again: pause (`.await`, not a thread-blocking sleep). Any other
+            // failure concerns one client (it may have given up already): go on.
             Err(error) => {
-                eprintln!("accept failed: {error}");
+                if let Some(pause) = common::net::pause_after_failed_accept(&error) {
+                    tokio::time::sleep(pause).await;
+                }
                 continue;
             }
         };
