@@ -21,21 +21,14 @@ use std::mem;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::net::{ACCEPT_PAUSE, out_of_descriptors};
 use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
-use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use io_uring::{cqueue, opcode, squeue, types};
 use slab::Slab;
 
-/// Room in the submission ring: how many operations one `io_uring_enter` can hand over.
-/// More wait in `Queued` for the next one.
-const SUBMISSION_ENTRIES: u32 = 256;
-
-/// Room in the completion ring. Every connection has one operation in flight, so more can
-/// complete at once than there is room for; the kernel then keeps the rest (it has
-/// `IORING_FEAT_NODROP`) and hands them over once we have made room.
-const COMPLETION_ENTRIES: u32 = 4096;
+#[path = "../src/ring.rs"]
+mod ring;
 
 /// The receive buffers, provided to the kernel up front: a receive takes one only when its
 /// bytes arrive, so an idle connection holds none. They are given back after each completion,
@@ -51,41 +44,43 @@ const BUFFER_GROUP: u16 = 0;
 /// How many accepts are in flight at once, each with its own place for the peer's address.
 const ACCEPTS: usize = 16;
 
-/// How much freed memory the allocator may keep at the top of its heap before it gives any
-/// back to the kernel (glibc's default is 128 KiB): 32 MiB holds the file chunks of 500
-/// connections. See `keep_freed_memory`.
-const KEEP_FREED_BYTES: libc::c_int = 32 * 1024 * 1024;
-
 /// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
 /// open for more requests.
 const KEEP_ALIVE: KeepAlive = KeepAlive::On;
 
-/// What a completion is the result of. With the key, it is packed into the `user_data` of
-/// the submission and comes back, unchanged, in the completion.
+/// What a completion is the result of. With the key, its byte is packed into the
+/// `user_data` of the submission and comes back, unchanged, in the completion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Operation {
     /// An accept, in the place of that number (the key is the place).
-    Accept,
+    Accept = 0,
     /// A receive for the connection with this key.
-    Receive,
+    Receive = 1,
     /// A send for the connection with this key.
-    Send,
+    Send = 2,
     /// The close of the connection with this key: its last operation.
-    Close,
+    Close = 3,
     /// A cancel of a connection's receive or send (its deadline passed).
-    Cancel,
+    Cancel = 4,
     /// A receive buffer given back to the kernel.
-    ProvideBuffer,
+    ProvideBuffer = 5,
 }
 
-const OPERATIONS: [Operation; 6] = [
-    Operation::Accept,
-    Operation::Receive,
-    Operation::Send,
-    Operation::Close,
-    Operation::Cancel,
-    Operation::ProvideBuffer,
-];
+impl Operation {
+    /// The operation whose byte (`operation as u8`) a completion brings back.
+    fn from_byte(byte: u8) -> Operation {
+        match byte {
+            0 => Operation::Accept,
+            1 => Operation::Receive,
+            2 => Operation::Send,
+            3 => Operation::Close,
+            4 => Operation::Cancel,
+            5 => Operation::ProvideBuffer,
+            _ => unreachable!("only our own user_data comes back"),
+        }
+    }
+}
 
 /// One connection: its socket, its HTTP state, and what the kernel is doing for it.
 struct Session {
@@ -117,13 +112,14 @@ fn main() {
     // the receive queued right after it finds the bytes there and completes at once, instead
     // of making the kernel arm a poll on an empty socket and come back later.
     common::net::defer_accept(&listener).or_exit();
-    keep_freed_memory();
-    let mut ring = start_ring().or_exit();
+    ring::keep_freed_memory();
+    let mut ring = ring::start().or_exit();
     let mut sessions: Slab<Session> = Slab::new();
     // The receive buffers and the accepts' address places are handed to the kernel by
     // pointer: leaked, they live as long as the process and never move.
     let buffers: *mut u8 =
         Vec::leak(vec![0; usize::from(BUFFER_COUNT) * BUFFER_BYTES]).as_mut_ptr();
+    let empty_place = || AcceptPlace { address: socket2::SockAddrStorage::zeroed(), length: 0 };
     let places: *mut AcceptPlace =
         Vec::leak((0..ACCEPTS).map(|_| empty_place()).collect()).as_mut_ptr();
     let mut queued = Queued::default();
@@ -141,55 +137,49 @@ fn main() {
         // deadline is due: one `io_uring_enter` for both.
         let wake_at = [next_deadline, accepting_again].into_iter().flatten().min();
         let timeout = wake_at.map(|at: Instant| at.saturating_duration_since(Instant::now()));
-        submit_and_wait(&mut ring, &mut queued, timeout).or_exit();
+        // SAFETY: every queued entry's buffers outlive its operation (see `Queued`).
+        unsafe { ring::submit_and_wait(&mut ring, &mut queued.0, timeout) }.or_exit();
 
         // Take every completion out of the ring at once, making room for more.
         completions.clear();
         completions.extend(ring.completion());
         for completion in &completions {
-            let (key, operation) = unpack(completion.user_data());
-            match operation {
+            let (key, byte) = ring::unpack(completion.user_data());
+            let result = ring::outcome(completion.result());
+            match Operation::from_byte(byte) {
                 Operation::Accept => {
-                    let result = completion.result();
-                    match accepted(result, places, key, &site, settings, &mut sessions, &mut queued)
-                    {
+                    match result.and_then(|fd| {
+                        accepted(fd, places, key, &site, settings, &mut sessions, &mut queued)
+                    }) {
                         Ok(()) => queued.accept(&listener, places, key),
-                        // No descriptor for a new socket: the client stays queued in the
-                        // kernel. Accepting again at once would fail again, so pause.
-                        Err(error) if out_of_descriptors(&error) => {
-                            eprintln!("accept failed: {error}; pausing for {ACCEPT_PAUSE:?}");
-                            accepting_again = Some(Instant::now() + ACCEPT_PAUSE);
-                            paused_places.push(key);
-                        }
-                        // A failed accept concerns one client (it may have given up already).
-                        Err(error) => {
-                            eprintln!("accept failed: {error}");
-                            queued.accept(&listener, places, key);
-                        }
+                        // Out of descriptors: this place pauses (the client stays queued in
+                        // the kernel). Any other failure concerns one client: accept again.
+                        Err(error) => match common::net::pause_after_failed_accept(&error) {
+                            Some(pause) => {
+                                accepting_again = Some(Instant::now() + pause);
+                                paused_places.push(key);
+                            }
+                            None => queued.accept(&listener, places, key),
+                        },
                     }
                     next_deadline = next_deadline.or(Some(Instant::now() + settings.timeout));
                 }
-                Operation::Close => {
-                    sessions.remove(key);
+                Operation::Receive => {
+                    let session = sessions.get_mut(key).expect("a session outlives its operations");
+                    let outcome =
+                        received(session, result, completion.flags(), buffers, &mut queued);
+                    handle_completion(key, session, outcome, &mut queued, settings);
                 }
+                Operation::Send => {
+                    let session = sessions.get_mut(key).expect("a session outlives its operations");
+                    let outcome = result.and_then(|count| sent(session, count));
+                    handle_completion(key, session, outcome, &mut queued, settings);
+                }
+                Operation::Close => drop(sessions.remove(key)),
                 // Nothing to do: a cancelled operation reports in its own completion.
                 Operation::Cancel => {}
-                Operation::ProvideBuffer if completion.result() < 0 => {
-                    Err::<(), _>(errno(completion.result())).or_exit();
-                }
-                Operation::ProvideBuffer => {}
-                Operation::Receive | Operation::Send => {
-                    let session = sessions.get_mut(key).expect("a session outlives its operations");
-                    handle_connection(
-                        key,
-                        session,
-                        operation,
-                        completion,
-                        buffers,
-                        &mut queued,
-                        settings,
-                    );
-                }
+                // The kernel refused our buffers: nothing could ever be received.
+                Operation::ProvideBuffer => _ = result.or_exit(),
             }
         }
 
@@ -206,23 +196,16 @@ fn main() {
     }
 }
 
-/// A connection's operation has completed: takes its result, then queues what the connection
-/// needs next (another receive, a send, or its close).
-fn handle_connection(
+/// A connection's receive or send has completed with `outcome`: queues what the connection
+/// needs next (another receive, a send, or its close), or closes it after an error.
+fn handle_completion(
     key: usize,
     session: &mut Session,
-    operation: Operation,
-    completion: &cqueue::Entry,
-    buffers: *mut u8,
+    outcome: io::Result<()>,
     queued: &mut Queued,
     settings: Settings,
 ) {
     session.in_flight = None;
-    let outcome = match operation {
-        Operation::Receive => received(session, completion, buffers, queued),
-        Operation::Send => sent(session, completion.result()),
-        _ => unreachable!("only receives and sends are handed to handle_connection"),
-    };
     let outcome = match outcome {
         // A cancelled operation is no error: its connection's time is up.
         Err(error) if session.expired && error.raw_os_error() == Some(libc::ECANCELED) => Ok(()),
@@ -237,29 +220,26 @@ fn handle_connection(
     }
 }
 
-/// A receive has completed: hands its bytes to the `Connection` and the buffer back to the
-/// kernel.
+/// A receive has completed with `result`: hands its bytes to the `Connection` and the buffer
+/// (named in the completion's `flags`) back to the kernel.
 fn received(
     session: &mut Session,
-    completion: &cqueue::Entry,
+    result: io::Result<u32>,
+    flags: u32,
     buffers: *mut u8,
     queued: &mut Queued,
 ) -> io::Result<()> {
-    let result = completion.result();
-    let Some(buffer) = cqueue::buffer_select(completion.flags()) else {
-        return match result {
-            // A receive of 0 bytes means the peer closed its side.
-            0 => {
-                session.connection.received_eof();
-                Ok(())
-            }
-            // No free buffer (more receives completed at once than there are buffers): the
-            // ones in use come back this turn, so simply receive again.
-            _ if result == -libc::ENOBUFS => Ok(()),
-            _ => Err(errno(result)),
-        };
+    let count = match result {
+        // No free buffer (more receives completed at once than there are buffers): the ones
+        // in use come back this turn, so simply receive again.
+        Err(error) if error.raw_os_error() == Some(libc::ENOBUFS) => return Ok(()),
+        other => other? as usize,
     };
-    let count = usize::try_from(result).unwrap_or(0);
+    // A receive of 0 bytes (the peer closed its side) may come without a buffer.
+    let Some(buffer) = cqueue::buffer_select(flags) else {
+        session.connection.received_eof();
+        return Ok(());
+    };
     let start = usize::from(buffer) * BUFFER_BYTES;
     // SAFETY: the kernel filled `count` bytes of buffer number `buffer` for this receive and,
     // having completed it, no longer writes there; the buffer is inside the leaked allocation,
@@ -273,22 +253,19 @@ fn received(
     Ok(())
 }
 
-/// A send has completed, having sent `result` bytes (or failed).
-fn sent(session: &mut Session, result: i32) -> io::Result<()> {
-    match result {
-        0 => Err(ErrorKind::WriteZero.into()),
-        _ if result < 0 => Err(errno(result)),
-        _ => {
-            session.connection.sent(result as usize);
-            Ok(())
-        }
+/// A send has completed, having sent `count` bytes.
+fn sent(session: &mut Session, count: u32) -> io::Result<()> {
+    if count == 0 {
+        return Err(ErrorKind::WriteZero.into());
     }
+    session.connection.sent(count as usize);
+    Ok(())
 }
 
-/// The completion of an accept in place `place`: a new connection, with its first receive
-/// queued; or why the accept failed.
+/// An accept in place `place` has completed with the new socket `fd`: a new connection, with
+/// its first receive queued.
 fn accepted(
-    result: i32,
+    fd: u32,
     places: *mut AcceptPlace,
     place: usize,
     site: &Site,
@@ -296,9 +273,6 @@ fn accepted(
     sessions: &mut Slab<Session>,
     queued: &mut Queued,
 ) -> io::Result<()> {
-    if result < 0 {
-        return Err(errno(result));
-    }
     // SAFETY: the accept in this place has completed, so the kernel has written the peer's
     // address there and no longer touches it; the place is reused only by the next accept,
     // queued after this.
@@ -308,7 +282,7 @@ fn accepted(
     };
     let peer = address.as_socket().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
     let connection = Connection::new(peer, site.clone(), settings);
-    let session = Session { fd: result, peer, connection, in_flight: None, expired: false };
+    let session = Session { fd: fd as RawFd, peer, connection, in_flight: None, expired: false };
     let key = sessions.insert(session);
     queued.next_operation(key, &mut sessions[key])
 }
@@ -336,8 +310,8 @@ fn close_expired(
 }
 
 /// The operations waiting to be handed to the kernel, in order. Every entry's buffers stay
-/// valid until its completion (each builder below says why); `submit_and_wait` moves them into
-/// the submission ring as room allows.
+/// valid until its completion (each builder below says why); `ring::submit_and_wait` moves them
+/// into the submission ring as room allows.
 #[derive(Default)]
 struct Queued(VecDeque<squeue::Entry>);
 
@@ -381,7 +355,8 @@ impl Queued {
 
     /// Queues the cancel of a connection's operation in flight.
     fn cancel(&mut self, key: usize, operation: Operation) {
-        self.push(opcode::AsyncCancel::new(pack(key, operation)).build(), key, Operation::Cancel);
+        let cancel = opcode::AsyncCancel::new(ring::pack(key, operation as u8));
+        self.push(cancel.build(), key, Operation::Cancel);
     }
 
     /// Queues an accept in place `place`: the kernel writes the peer's address there. The
@@ -400,7 +375,7 @@ impl Queued {
         self.push(accept.build(), place, Operation::Accept);
     }
 
-    /// Hands every receive buffer to the kernel, at start-up.
+    /// Hands every receive buffer to the kernel, at start-up: one operation for all of them.
     fn provide_all_buffers(&mut self, buffers: *mut u8) {
         let provide = opcode::ProvideBuffers::new(
             buffers,
@@ -423,128 +398,6 @@ impl Queued {
     }
 
     fn push(&mut self, entry: squeue::Entry, key: usize, operation: Operation) {
-        self.0.push_back(entry.user_data(pack(key, operation)));
+        self.0.push_back(entry.user_data(ring::pack(key, operation as u8)));
     }
-}
-
-/// Moves the queued operations into the submission ring and submits them, then sleeps until
-/// at least one completion is there (or `timeout` passes): one `io_uring_enter` for all of it,
-/// unless more are queued than the ring holds.
-fn submit_and_wait(
-    ring: &mut IoUring,
-    queued: &mut Queued,
-    timeout: Option<Duration>,
-) -> io::Result<()> {
-    loop {
-        let mut submission = ring.submission();
-        while let Some(entry) = queued.0.front() {
-            // SAFETY: every queued entry's buffers outlive its operation (see `Queued`).
-            if unsafe { submission.push(entry) }.is_err() {
-                break;
-            }
-            queued.0.pop_front();
-        }
-        drop(submission);
-        if queued.0.is_empty() {
-            break;
-        }
-        // The submission ring is full: hand these over now, then queue the rest.
-        match ring.submit() {
-            Ok(_) => {}
-            // The completion ring is full and the kernel holds more: take completions first.
-            Err(error) if error.raw_os_error() == Some(libc::EBUSY) => return Ok(()),
-            Err(error) => return Err(error),
-        }
-    }
-    let result = match timeout {
-        Some(timeout) => {
-            let timespec = types::Timespec::from(timeout);
-            let arguments = types::SubmitArgs::new().timespec(&timespec);
-            ring.submitter().submit_with_args(1, &arguments)
-        }
-        None => ring.submit_and_wait(1),
-    };
-    match result {
-        Ok(_) => Ok(()),
-        // The timeout passed (ETIME), a signal arrived (EINTR), or the completion ring is
-        // full (EBUSY): in every case, look at the completions and deadlines, then return.
-        Err(error)
-            if matches!(error.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(error),
-    }
-}
-
-/// Asks the allocator to keep the memory that a batch of completions frees, instead of giving
-/// it back to the kernel at once. Completions come in batches, and so do frees: when the sends
-/// of 50 large responses complete in one turn, their 64 KiB buffers are freed together, glibc
-/// finds the top of its heap free and returns it (`brk`), and the next turn takes it back one
-/// page fault per 4 KiB page (8 per 256 KiB response, measured). stage07 frees one buffer at a
-/// time, between allocations, and never meets this.
-fn keep_freed_memory() {
-    // SAFETY: mallopt only changes a setting of glibc's allocator, under the allocator's own
-    // lock, so it may be called at any time and from any thread. (The setting is glibc's: built
-    // for another C library, the stage leaves that library's allocator as it is.)
-    #[cfg(target_env = "gnu")]
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP_FREED_BYTES);
-    }
-}
-
-/// Sets up the ring, or says in one line why this kernel cannot.
-fn start_ring() -> io::Result<IoUring> {
-    let unavailable = |error: io::Error| {
-        let message = format!(
-            "io_uring is not available here ({error}); stage10 needs Linux 5.11 or later with \
-             io_uring enabled (sysctl kernel.io_uring_disabled = 0)"
-        );
-        io::Error::new(error.kind(), message)
-    };
-    // Two promises that let the kernel do less: only this thread submits (SINGLE_ISSUER), and
-    // it comes back to wait often, so the kernel may leave the work that finishes a waiting
-    // operation (an accept, a receive parked on an empty socket) until then, in one batch,
-    // instead of interrupting the thread for each (DEFER_TASKRUN). SINGLE_ISSUER came in Linux
-    // 6.0, DEFER_TASKRUN in 6.1 and only together with it: an older kernel refuses the pair
-    // (EINVAL), and gets the ring without them.
-    let ring = IoUring::builder()
-        .setup_cqsize(COMPLETION_ENTRIES)
-        .setup_single_issuer()
-        .setup_defer_taskrun()
-        .build(SUBMISSION_ENTRIES)
-        .or_else(|error| match error.raw_os_error() {
-            Some(libc::EINVAL) => {
-                IoUring::builder().setup_cqsize(COMPLETION_ENTRIES).build(SUBMISSION_ENTRIES)
-            }
-            _ => Err(error),
-        })
-        .map_err(unavailable)?;
-    if !ring.params().is_feature_nodrop() || !ring.params().is_feature_ext_arg() {
-        return Err(unavailable(io::Error::other("no IORING_FEAT_NODROP or IORING_FEAT_EXT_ARG")));
-    }
-    Ok(ring)
-}
-
-/// The `user_data` of an operation: the key (a connection's, or an accept's place) in the
-/// high bits, the kind of operation in the low byte.
-fn pack(key: usize, operation: Operation) -> u64 {
-    let kind =
-        OPERATIONS.iter().position(|known| *known == operation).expect("every kind is listed");
-    (key as u64) << 8 | kind as u64
-}
-
-/// The key and the kind of operation a completion's `user_data` names.
-fn unpack(user_data: u64) -> (usize, Operation) {
-    ((user_data >> 8) as usize, OPERATIONS[(user_data & 0xff) as usize])
-}
-
-/// An error from a completion's result, which is `-errno` on failure.
-fn errno(result: i32) -> io::Error {
-    io::Error::from_raw_os_error(-result)
-}
-
-/// A place for an accept to write the peer's address into.
-fn empty_place() -> AcceptPlace {
-    AcceptPlace { address: socket2::SockAddrStorage::zeroed(), length: 0 }
 }
