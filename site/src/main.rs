@@ -1,8 +1,8 @@
-//! `cargo run -p site` first writes each lesson's "Measured" block from the benchmark's
-//! results (see `site::measured`) and the figures in its sentences (`site::figures`), then the course pages into `www/course/` (English) and
-//! `www/zh/course/` (Chinese): one page per stage (its lesson rendered, then its
-//! src/main.rs), one page per pair of adjacent stages (the diff of their main.rs), one from
-//! each stage's twin. All are committed; tests fail when they are stale.
+//! `cargo run -p site` first writes each lesson's "Measured" block from the benchmark's results
+//! (see `site::measured`) and the figures in its sentences (`site::figures`), then the course pages
+//! into `www/course/` (English) and `www/zh/course/` (Chinese): one page per stage (its lesson
+//! rendered, then its src/main.rs), one page per pair of adjacent stages (the diff of their
+//! main.rs), one from each stage's twin. All are committed; tests fail when they are stale.
 //!
 //! `cargo run -p site -- transcripts` records the strace excerpt of every stage (after
 //! `cargo build`) into `site/transcripts/` and the stages' lessons (`-- transcripts STAGE`:
