@@ -52,7 +52,8 @@ pub enum Resolved {
 pub const DEFAULT_INDEX: &str = "index.html";
 
 /// Resolves a request path (percent-encoded, without its query) to a file under `root`, a
-/// directory being served by its [`DEFAULT_INDEX`].
+/// directory being served by its file named `index` ([`DEFAULT_INDEX`] unless a site says
+/// otherwise; a plain file name: no `/`, no `..`).
 ///
 /// `root` must be canonical (absolute, no symlinks), as [`fs::canonicalize`] returns it.
 ///
@@ -65,24 +66,15 @@ pub const DEFAULT_INDEX: &str = "index.html";
 /// # Examples
 ///
 /// ```
-/// use common::files::{resolve, Resolved};
+/// use common::files::{resolve, Resolved, DEFAULT_INDEX};
 ///
 /// let root = std::fs::canonicalize(env!("CARGO_MANIFEST_DIR")).unwrap();
-/// let Ok(Resolved::File { content_type, .. }) = resolve(&root, "/Cargo.toml") else { panic!() };
+/// let found = resolve(&root, "/Cargo.toml", DEFAULT_INDEX);
+/// let Ok(Resolved::File { content_type, .. }) = found else { panic!() };
 /// assert_eq!(content_type, "application/toml");
-/// assert!(resolve(&root, "/../Cargo.toml").is_err());
+/// assert!(resolve(&root, "/../Cargo.toml", DEFAULT_INDEX).is_err());
 /// ```
-pub fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
-    resolve_with_index(root, path, DEFAULT_INDEX)
-}
-
-/// Like [`resolve`], a directory being served by its file named `index` (a plain file name:
-/// no `/`, no `..`).
-///
-/// # Errors
-///
-/// As [`resolve`].
-pub fn resolve_with_index(root: &Path, path: &str, index: &str) -> Result<Resolved, HttpError> {
+pub fn resolve(root: &Path, path: &str, index: &str) -> Result<Resolved, HttpError> {
     let decoded = percent_decode_str(path)
         .decode_utf8()
         .map_err(|_| HttpError::new(Status::BadRequest, "path is not UTF-8"))?;
@@ -225,6 +217,11 @@ pub fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::resolve`] with the default index, as most of these tests want it.
+    fn resolve(root: &Path, path: &str) -> Result<Resolved, HttpError> {
+        super::resolve(root, path, DEFAULT_INDEX)
+    }
     use std::io::Read;
     use std::os::unix::fs::symlink;
 

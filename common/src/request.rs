@@ -47,10 +47,10 @@ static REQUEST_LINE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the request-line pattern is a valid regex")
 });
 
-/// Compiles the request-line pattern now rather than on the first request: a server calls
-/// this at start-up, so the first client pays nothing, and the compiler's deep recursion runs
-/// on the main thread's large stack, never on a coroutine's small one (stage05).
-pub fn compile_patterns() {
+/// Compiles the request-line pattern now rather than on the first request: [`crate::Site::open`]
+/// calls this at start-up, so the first client pays nothing, and the compiler's deep recursion
+/// runs on the main thread's large stack, never on a coroutine's small one (stage05).
+pub(crate) fn compile_patterns() {
     LazyLock::force(&REQUEST_LINE);
 }
 

@@ -50,7 +50,7 @@ impl Site {
     }
 
     /// The same site, a directory being served by its file named `index` instead of
-    /// `index.html`.
+    /// `index.html`. No stage calls it: it is the hook of stage02's exercise (`--index`).
     ///
     /// # Errors
     ///
@@ -65,18 +65,13 @@ impl Site {
         Ok(self)
     }
 
-    /// The document root, canonical.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The response to a well-formed request: the file it names (or the part of it that a
     /// `Range` asks for), a redirect, or an error.
     pub fn respond(&self, request: &Request) -> Response {
         if let Some(refused) = refuse_method(request) {
             return refused.answering(request);
         }
-        let response = match files::resolve_with_index(&self.root, request.path, &self.index) {
+        let response = match files::resolve(&self.root, request.path, &self.index) {
             // The client's copy is current: say so, and send no body (RFC 9110 §13).
             Ok(Resolved::File { content_type, validators: Some(validators), .. })
                 if validators.match_request(request) =>
