@@ -127,12 +127,18 @@ fn frame(lang: Lang, title: &str, content: &str, index: usize, name: &str) -> St
         let previous = STAGES[index - 1].name;
         let _ = write!(nav, r#"<a href="{previous}.html">← {previous}</a>"#);
     }
-    if let Some(next) = STAGES.get(index + 1).map(|stage| stage.name) {
+    if let Some(next) = STAGES.get(index + 1) {
         let label = match lang {
-            Lang::English => format!("what {next} changes →"),
-            Lang::Chinese => format!("{next} 改了什么 →"),
+            Lang::English => format!("what {} changes →", next.name),
+            Lang::Chinese => format!("{} 改了什么 →", next.name),
         };
-        let _ = write!(nav, r#"<a href="{next}-diff.html">{label}</a>"#);
+        // A stage that remakes an earlier model is read against that one: its diff from the
+        // page before is mostly a rewrite.
+        let page = match next.twin {
+            Some((twin, _)) => twin_page(next.name, twin),
+            None => format!("{}-diff.html", next.name),
+        };
+        let _ = write!(nav, r#"<a href="{page}">{label}</a>"#);
     }
     let (code, home, other) = (lang.code(), lang.home(), lang.other());
     let (how, footer) = match lang {
@@ -180,30 +186,40 @@ fn frame(lang: Lang, title: &str, content: &str, index: usize, name: &str) -> St
 fn lesson(lang: Lang, index: usize, readme: &str, main: &str, name: &str) -> String {
     let stage = STAGES[index].name;
     let mut content = markdown(lang, stage, readme);
-    if index > 0 {
-        let previous = STAGES[index - 1].name;
-        let diff = format!(r#"<a href="{stage}-diff.html">"#);
-        let _ = match lang {
-            Lang::English => write!(
-                content,
-                r#"<p class="note">See exactly what changed from {previous}: {diff}the diff of src/main.rs</a>.</p>"#
-            ),
-            Lang::Chinese => write!(
-                content,
-                r#"<p class="note">和 {previous} 相比究竟改了什么：{diff}src/main.rs 的 diff</a>。</p>"#
-            ),
-        };
-    }
+    // The diff that teaches comes first: from the model this stage remakes (its twin) if it
+    // has one, else from the page before.
     if let Some((twin, _)) = STAGES[index].twin {
         let diff = format!(r#"<a href="{}">"#, twin_page(stage, twin));
         let _ = match lang {
             Lang::English => write!(
                 content,
-                r#"<p class="note">And what it changes in the model it remakes, {twin}: {diff}the diff from {twin}</a>.</p>"#
+                r#"<p class="note">See exactly what it changes in the model it remakes, {twin}: {diff}the diff from {twin}</a>.</p>"#
             ),
             Lang::Chinese => write!(
                 content,
-                r#"<p class="note">以及它对所重写的那个模型 {twin} 改了什么：{diff}和 {twin} 的 diff</a>。</p>"#
+                r#"<p class="note">它对所重写的那个模型 {twin} 究竟改了什么：{diff}和 {twin} 的 diff</a>。</p>"#
+            ),
+        };
+    }
+    if index > 0 {
+        let previous = STAGES[index - 1].name;
+        let diff = format!(r#"<a href="{stage}-diff.html">"#);
+        let _ = match (lang, STAGES[index].twin.is_some()) {
+            (Lang::English, false) => write!(
+                content,
+                r#"<p class="note">See exactly what changed from {previous}: {diff}the diff of src/main.rs</a>.</p>"#
+            ),
+            (Lang::Chinese, false) => write!(
+                content,
+                r#"<p class="note">和 {previous} 相比究竟改了什么：{diff}src/main.rs 的 diff</a>。</p>"#
+            ),
+            (Lang::English, true) => write!(
+                content,
+                r#"<p class="note">The page before, {previous}, has another model: {diff}the diff from it</a> is mostly a rewrite.</p>"#
+            ),
+            (Lang::Chinese, true) => write!(
+                content,
+                r#"<p class="note">前一页的 {previous} 是另一种模型：{diff}和它的 diff</a> 大半是重写。</p>"#
             ),
         };
     }
