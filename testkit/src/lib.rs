@@ -554,22 +554,11 @@ pub fn example(name: &str) -> String {
     path.display().to_string()
 }
 
-/// How many lines differ between two texts: the lines of each that are not part of their
-/// longest common subsequence (what `diff` counts as removed plus added).
+/// How many lines differ between two texts: the lines of each that the other does not share
+/// (what `diff` counts as removed plus added).
 pub fn changed_lines(before: &str, after: &str) -> usize {
-    let (a, b): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
-    // common[i][j]: the longest common subsequence of a[i..] and b[j..].
-    let mut common = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            common[i][j] = if a[i] == b[j] {
-                common[i + 1][j + 1] + 1
-            } else {
-                common[i + 1][j].max(common[i][j + 1])
-            };
-        }
-    }
-    a.len() + b.len() - 2 * common[0][0]
+    let diff = similar::TextDiff::from_lines(before, after);
+    diff.iter_all_changes().filter(|change| change.tag() != similar::ChangeTag::Equal).count()
 }
 
 /// The source of a stage's `src/main.rs` and of one of its examples, for diff-size tests.

@@ -1,0 +1,148 @@
+//! DESIGN.md's promise, kept by a test: adjacent stages keep the same functions, word for word,
+//! wherever the model is the same, so that `diff -u` of two stages shows the new idea and
+//! little else; and each such diff stays within a budget of changed lines.
+
+use std::fs;
+
+use similar::{ChangeTag, TextDiff};
+
+/// Each adjacent pair (and each stage with the model it remakes) and the most lines its
+/// `main.rs` diff may change, as `diff -u A B | grep -c '^[-+][^-+]'` counts them.
+const BUDGETS: [(&str, &str, usize); 8] = [
+    ("stage01_hello", "stage02_static", 115),
+    ("stage02_static", "stage03_fork", 100),
+    ("stage03_fork", "stage04_threads", 130),
+    ("stage04_threads", "stage05_coroutines", 120),
+    ("stage05_coroutines", "stage06_nonblocking", 290),
+    // Issue 25 aims at 130, once stage07's tuning (TCP_DEFER_ACCEPT, the first turn inside
+    // accept_all, registering late) is an example of its own; until then, no growth.
+    ("stage06_nonblocking", "stage07_epoll", 160),
+    ("stage07_epoll", "stage08_reuseport", 60),
+    // Issue 25 aims at 200, once stage09 reads as stage05 does (readable() and try_read);
+    // until then, no growth.
+    ("stage05_coroutines", "stage09_async", 250),
+];
+
+/// How a function must match across stages.
+#[derive(Clone, Copy)]
+enum Match {
+    /// Doc comment and body alike.
+    Whole,
+    /// The body alike; the doc comment's last line says where the connection runs (its own
+    /// process, a worker thread, ...), which is the stage's idea.
+    Body,
+}
+
+/// The functions written out in several stages, identically (DESIGN.md: "The rule: loops in
+/// the stages, HTTP in common").
+const IDENTICAL: [(&str, Match, &[&str]); 6] = [
+    ("handle_connection", Match::Body, &["stage02_static", "stage03_fork", "stage04_threads"]),
+    ("serve_ready", Match::Whole, &["stage06_nonblocking", "stage07_epoll", "stage08_reuseport"]),
+    ("send", Match::Whole, &["stage06_nonblocking", "stage07_epoll", "stage08_reuseport"]),
+    ("handle_connection", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
+    ("accept_all", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
+    ("close_expired", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
+];
+
+fn main_rs(stage: &str) -> String {
+    let path = site::workspace().join(stage).join("src/main.rs");
+    fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The lines a diff of `before` and `after` adds or removes, counted as the lessons' command
+/// counts them: not empty ones, nor those that start with `-` or `+` themselves.
+fn changed_lines(before: &str, after: &str) -> usize {
+    let counted = |line: &str| line.chars().next().is_some_and(|first| !"-+\n".contains(first));
+    let diff = TextDiff::from_lines(before, after);
+    diff.iter_all_changes().filter(|c| c.tag() != ChangeTag::Equal && counted(c.value())).count()
+}
+
+/// A top-level function of `source`, from its doc comment to its closing brace, as lines;
+/// `None` when the file has no such function.
+fn function<'a>(source: &'a str, name: &str, how: Match) -> Option<Vec<&'a str>> {
+    let lines: Vec<&str> = source.lines().collect();
+    let is_start = |line: &str| {
+        let rest = line.strip_prefix("async ").unwrap_or(line);
+        rest.strip_prefix("fn ").is_some_and(|rest| {
+            rest.strip_prefix(name).is_some_and(|after| after.starts_with(['(', '<']))
+        })
+    };
+    let start = lines.iter().position(|line| is_start(line))?;
+    let mut first = start;
+    while first > 0 && lines[first - 1].starts_with("///") {
+        first -= 1;
+    }
+    let end = start + lines[start..].iter().position(|line| line.starts_with('}'))?;
+    let from = match how {
+        Match::Whole => first,
+        Match::Body => start,
+    };
+    Some(lines[from..=end].to_vec())
+}
+
+/// Where `name` differs between the stages that must share it: the first stage's text against
+/// each other's, as the lines that differ.
+fn drift(sources: &[(&str, String)], name: &str, how: Match) -> Vec<String> {
+    let mut found = Vec::new();
+    let Some(((first, reference), rest)) = sources.split_first() else { return found };
+    let Some(expected) = function(reference, name, how) else {
+        return vec![format!("{first} has no fn {name}")];
+    };
+    for (stage, source) in rest {
+        let Some(actual) = function(source, name, how) else {
+            found.push(format!("{stage} has no fn {name}"));
+            continue;
+        };
+        let (expected, actual) = (expected.join("\n"), actual.join("\n"));
+        let diff = TextDiff::from_lines(&expected, &actual);
+        let changes: Vec<String> = diff
+            .iter_all_changes()
+            .filter(|change| change.tag() != ChangeTag::Equal)
+            .map(|change| format!("{}{}", change.tag(), change.value().trim_end()))
+            .collect();
+        if !changes.is_empty() {
+            found.push(format!("fn {name}: {stage} differs from {first}:\n{}", changes.join("\n")));
+        }
+    }
+    found
+}
+
+#[test]
+fn each_diff_stays_within_its_budget() {
+    let mut over = Vec::new();
+    for (before, after, budget) in BUDGETS {
+        let changed = changed_lines(&main_rs(before), &main_rs(after));
+        if changed > budget {
+            over.push(format!("{before} -> {after}: {changed} changed lines, budget {budget}"));
+        }
+    }
+    assert!(over.is_empty(), "diffs that outgrew their idea:\n{}", over.join("\n"));
+}
+
+#[test]
+fn the_functions_shared_by_stages_are_word_for_word_the_same() {
+    let mut drifted = Vec::new();
+    for (name, how, stages) in IDENTICAL {
+        let sources: Vec<(&str, String)> = stages.iter().map(|s| (*s, main_rs(s))).collect();
+        drifted.extend(drift(&sources, name, how));
+    }
+    assert!(drifted.is_empty(), "shared functions that drifted apart:\n{}", drifted.join("\n\n"));
+}
+
+#[test]
+fn a_drifted_function_is_found_and_a_doc_line_is_not_a_drift_of_the_body() {
+    let a = "/// Serves one.\n/// In a process.\nfn serve(x: u8) -> u8 {\n    x + 1\n}\n";
+    let b = a.replace("In a process", "On a thread");
+    let c = b.replace("x + 1", "x + 2");
+    let sources = |other: &str| vec![("a", a.to_string()), ("b", other.to_string())];
+    assert!(drift(&sources(&b), "serve", Match::Body).is_empty());
+    assert_eq!(drift(&sources(&b), "serve", Match::Whole).len(), 1);
+    let found = drift(&sources(&c), "serve", Match::Body);
+    assert!(found.len() == 1 && found[0].contains("+    x + 2"), "{found:?}");
+    assert_eq!(drift(&sources(&c), "other", Match::Whole), ["a has no fn other"]);
+    assert_eq!(
+        changed_lines("a\nb\n\n-x\n", "a\nc\n\n\n+y\n"),
+        2,
+        "b and c; not blank, not -x, +y"
+    );
+}
