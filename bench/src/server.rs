@@ -1,5 +1,5 @@
-//! Starting the servers under test (a stage, or nginx) pinned to one core, with testkit's
-//! [`Server`], which also reads what they cost from /proc.
+//! The servers under test (a stage, a stage's variant, or nginx), and starting them pinned to
+//! one core, with testkit's [`Server`], which also reads what they cost from /proc.
 
 use std::fs;
 use std::io;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::unistd::Pid;
-use testkit::Server;
+use testkit::{Server, Stage};
 
 /// Runs the command on one core only (`Some(core)`, when the machine has more than one) or on
 /// any (`None`), and lets it open as many files as the hard limit allows (10,000 idle
@@ -37,12 +37,76 @@ pub fn pin(command: &mut Command, core: Option<usize>) {
 }
 
 /// nginx's settings in the bench, as the results describe them (the configuration written by
-/// [`Target::nginx`] holds exactly these, plus paths).
+/// [`Running::nginx`] holds exactly these, plus paths).
 pub const NGINX_SETTINGS: &str = "nginx, the reference: one worker process and no master \
     (`worker_processes 1; master_process off`), `access_log off`, `sendfile on`, `tcp_nodelay on`, \
     `keepalive_requests 100000000`, `keepalive_timeout 120s`, `listen ... backlog=1024`, the same \
     document root. `tcp_nopush` stays off, its default: with it on, nginx answered pipelined \
     requests about 8 times more slowly here, which would make the reference unfair to nginx.";
+
+/// A server the bench measures, and its binary.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Which server it is.
+    pub kind: Kind,
+    /// The binary that runs it.
+    pub binary: PathBuf,
+}
+
+/// Which server a target is.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A stage's binary.
+    Stage(&'static Stage),
+    /// One of a stage's examples, measured beside it (stage07 waiting with select(2) and
+    /// poll(2) instead of epoll): its row is named `stage/example`.
+    Variant { stage: &'static Stage, example: &'static str },
+    /// nginx, the reference.
+    Nginx,
+}
+
+impl Target {
+    /// A stage, its release binary in `binaries`.
+    pub fn stage(stage: &'static Stage, binaries: &Path) -> Target {
+        Target { kind: Kind::Stage(stage), binary: binaries.join(stage.name) }
+    }
+
+    /// One of a stage's examples, its binary in `binaries/examples`.
+    pub fn variant(stage: &'static Stage, example: &'static str, binaries: &Path) -> Target {
+        let binary = binaries.join("examples").join(example);
+        Target { kind: Kind::Variant { stage, example }, binary }
+    }
+
+    /// nginx, at `binary`.
+    pub fn nginx(binary: &Path) -> Target {
+        Target { kind: Kind::Nginx, binary: binary.to_path_buf() }
+    }
+
+    /// The name of its rows: the stage's, `stage/example` for a variant, `nginx`.
+    pub fn name(&self) -> String {
+        match self.kind {
+            Kind::Stage(stage) => stage.name.to_string(),
+            Kind::Variant { stage, example } => format!("{}/{example}", stage.name),
+            Kind::Nginx => "nginx".into(),
+        }
+    }
+
+    /// Starts it for `cores` cores: alone on core 0 for one, anywhere for more. A stage that
+    /// runs a loop per core (and its variants) gets that many (`--workers`), nginx that many
+    /// worker processes; the other stages keep their own threads.
+    pub fn start(&self, root: &Path, cores: usize) -> io::Result<Running> {
+        let core = (cores == 1).then_some(0);
+        let workers = cores.to_string();
+        match self.kind {
+            Kind::Stage(stage) | Kind::Variant { stage, .. } => {
+                let extra: &[&str] =
+                    if stage.loop_per_core { &["--workers", &workers] } else { &[] };
+                Running::stage(&self.binary, root, extra, core)
+            }
+            Kind::Nginx => Running::nginx(&self.binary, root, cores, core),
+        }
+    }
+}
 
 /// Whose CPU time and memory count as the server's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,15 +119,16 @@ enum Accounting {
     Group,
 }
 
-/// A server under test: a stage or nginx, killed (with its process group) when dropped.
+/// A server under test, running: a stage or nginx, killed (with its process group) when
+/// dropped.
 #[derive(Debug)]
-pub struct Target {
+pub struct Running {
     server: Server,
     accounting: Accounting,
     _scratch: Option<tempfile::TempDir>,
 }
 
-impl Target {
+impl Running {
     /// Starts a stage's release binary on `core` (or any, for `None`), the way the tests
     /// start it ([`Server::spawn`]): `--port 0 --quiet`, the bench's root, a timeout long
     /// enough to hold idle connections for the whole measurement, and `extra` flags.
@@ -72,7 +137,7 @@ impl Target {
         root: &Path,
         extra: &[&str],
         core: Option<usize>,
-    ) -> io::Result<Target> {
+    ) -> io::Result<Running> {
         let mut command = Command::new(binary);
         command.args(["--port", "0", "--quiet", "--timeout", "120", "--root"]).arg(root);
         command.args(extra).stderr(Stdio::null());
@@ -84,7 +149,7 @@ impl Target {
         } else {
             Accounting::Process
         };
-        Ok(Target { server, accounting, _scratch: None })
+        Ok(Running { server, accounting, _scratch: None })
     }
 
     /// Starts nginx on `core` (or any) as the reference: with one worker, one process (no
@@ -99,7 +164,7 @@ impl Target {
         root: &Path,
         workers: usize,
         core: Option<usize>,
-    ) -> io::Result<Target> {
+    ) -> io::Result<Running> {
         let scratch = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = scratch.path();
@@ -138,7 +203,7 @@ impl Target {
             std::thread::sleep(Duration::from_millis(20));
         }
         let accounting = if workers == 1 { Accounting::Process } else { Accounting::Group };
-        Ok(Target { server, accounting, _scratch: Some(scratch) })
+        Ok(Running { server, accounting, _scratch: Some(scratch) })
     }
 
     /// Where it listens.
@@ -163,7 +228,7 @@ impl Target {
         }
     }
 
-    /// The highest resident memory since [`Target::reset_peak`], in KiB: of the process, or
+    /// The highest resident memory since [`Running::reset_peak`], in KiB: of the process, or
     /// added up over the group (a master and its workers each have their own).
     pub fn peak_rss_kib(&self) -> u64 {
         match self.accounting {
