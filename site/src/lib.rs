@@ -102,13 +102,14 @@ pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
                 let previous = STAGES[index - 1].name;
                 let name = format!("{}-diff.html", stage.name);
                 let before = read(previous, "src/main.rs")?;
-                let idea = lang.idea(stage);
+                let idea = lang.pick(stage.idea);
                 page(name.clone(), diff_page(lang, index, previous, idea, &before, &main, &name));
             }
-            if let (Some((twin, _)), Some(idea)) = (stage.twin, lang.twin_idea(stage)) {
-                let name = twin_page(stage.name, twin);
-                let before = read(twin, "src/main.rs")?;
-                page(name.clone(), diff_page(lang, index, twin, idea, &before, &main, &name));
+            if let Some(twin) = stage.twin {
+                let name = twin_page(stage.name, twin.name);
+                let before = read(twin.name, "src/main.rs")?;
+                let idea = lang.pick(twin.idea);
+                page(name.clone(), diff_page(lang, index, twin.name, idea, &before, &main, &name));
             }
         }
     }
@@ -135,7 +136,7 @@ fn frame(lang: Lang, title: &str, content: &str, index: usize, name: &str) -> St
         // A stage that remakes an earlier model is read against that one: its diff from the
         // page before is mostly a rewrite.
         let page = match next.twin {
-            Some((twin, _)) => twin_page(next.name, twin),
+            Some(twin) => twin_page(next.name, twin.name),
             None => format!("{}-diff.html", next.name),
         };
         let _ = write!(nav, r#"<a href="{page}">{label}</a>"#);
@@ -188,7 +189,7 @@ fn lesson(lang: Lang, index: usize, readme: &str, main: &str, name: &str) -> Str
     let mut content = markdown(lang, stage, readme);
     // The diff that teaches comes first: from the model this stage remakes (its twin) if it
     // has one, else from the page before.
-    if let Some((twin, _)) = STAGES[index].twin {
+    if let Some(twin) = STAGES[index].twin.map(|twin| twin.name) {
         let diff = format!(r#"<a href="{}">"#, twin_page(stage, twin));
         let _ = match lang {
             Lang::English => write!(

@@ -1,8 +1,8 @@
 //! Test support for the stages: the one table of stages, starting the real binary, and
 //! talking to it over real sockets.
 //!
-//! - [`STAGES`] lists every stage with what it can do; the tests, the benchmark and the course
-//!   pages all read it.
+//! - [`STAGES`] lists every stage with what it can do and, in both of the course's languages,
+//!   what it changes; the tests, the benchmark and the course pages all read it.
 //! - [`Server::start`] runs a stage binary on `--port 0` with a fresh document root of known
 //!   files ([`Fixture`]), reads the port from its first line, and kills it (and any child
 //!   process it made) when dropped. [`Server::spawn`] is the one way every caller (the tests,
@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub use stages::{STAGES, Stage, stage};
+pub use stages::{STAGES, Stage, Text, Twin, stage};
 
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, kill, killpg};
