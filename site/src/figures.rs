@@ -6,7 +6,9 @@
 //! <!-- gen:KIND ARGS -->VALUE<!-- /gen -->
 //! ```
 //!
-//! (the comments are invisible once rendered, on GitHub and on the course pages), and
+//! in the middle of a line: a line that *starts* with `<!--` begins an HTML block in Markdown,
+//! which would break the paragraph in two. The comments are invisible once rendered, on GitHub
+//! and on the course pages, and
 //! `cargo run -p site` rewrites every VALUE; a test fails when one is stale. The kinds:
 //!
 //! - `diff-lines A B`: the lines added or removed between `A/src/main.rs` and `B/src/main.rs`,
@@ -34,8 +36,8 @@ const CLOSE: &str = "<!-- /gen -->";
 ///
 /// # Errors
 ///
-/// A figure that is not closed on its line, names an unknown kind, stage, workload, server or
-/// column, or whose stage's source cannot be read.
+/// A figure that begins its line or is not closed on it, names an unknown kind, stage,
+/// workload, server or column, or whose stage's source cannot be read.
 pub fn fill(
     lesson: &str,
     results: &str,
@@ -47,6 +49,14 @@ pub fn fill(
     while let Some(start) = rest.find(OPEN) {
         let line_end = rest[start..].find('\n').map_or(rest.len(), |end| start + end);
         let line = &rest[start..line_end];
+        let at = lesson.len() - rest.len() + start;
+        let line_start = lesson[..at].rfind('\n').map_or(0, |newline| newline + 1);
+        if lesson[line_start..at].trim().is_empty() {
+            return Err(format!(
+                "`{line}` begins its line, which makes it an HTML block that breaks the \
+                 paragraph: move a word of the sentence before it onto its line"
+            ));
+        }
         let (Some(named), Some(close)) = (line.find(NAMED), line.find(CLOSE)) else {
             return Err(format!("`{line}`: a figure is `{OPEN}KIND ARGS{NAMED}VALUE{CLOSE}`"));
         };
@@ -175,20 +185,22 @@ mod tests {
         // Counted: `-two`, `+2`, `+four`; not the headers, the added empty line, nor lines
         // that themselves start with `-` or `+`.
         assert_eq!(counted_diff_lines(diff), 3);
-        let lesson = "<!-- gen:diff-lines a b -->0<!-- /gen -->";
+        let lesson = "n = <!-- gen:diff-lines a b -->0<!-- /gen -->";
         let filled = fill(lesson, "", |_, _| Ok(counted_diff_lines(diff))).unwrap();
-        assert_eq!(filled, "<!-- gen:diff-lines a b -->3<!-- /gen -->");
+        assert_eq!(filled, "n = <!-- gen:diff-lines a b -->3<!-- /gen -->");
     }
 
     #[test]
     fn a_figure_that_names_nothing_known_is_an_error() {
         for bad in [
-            "<!-- gen:cell small-50 stage09_async p99 -->1<!-- /gen -->",
-            "<!-- gen:cell small-50 nginx speed -->1<!-- /gen -->",
-            "<!-- gen:ratio small-50 nginx nginx p99 -->1<!-- /gen -->",
-            "<!-- gen:lines a b -->1<!-- /gen -->",
-            "<!-- gen:cell small-50 nginx p99 -->1\n<!-- /gen -->",
-            "<!-- gen:diff-lines a b -->1<!-- /gen -->",
+            "x <!-- gen:cell small-50 stage09_async p99 -->1<!-- /gen -->",
+            "x <!-- gen:cell small-50 nginx speed -->1<!-- /gen -->",
+            "x <!-- gen:ratio small-50 nginx nginx p99 -->1<!-- /gen -->",
+            "x <!-- gen:lines a b -->1<!-- /gen -->",
+            "x <!-- gen:cell small-50 nginx p99 -->1\n<!-- /gen -->",
+            "x <!-- gen:diff-lines a b -->1<!-- /gen -->",
+            // At the start of a line it would begin an HTML block.
+            "Its p99 is\n  <!-- gen:cell small-50 nginx p99 -->1<!-- /gen -->.",
         ] {
             assert!(fill(bad, RESULTS, no_sources).is_err(), "{bad}");
         }
