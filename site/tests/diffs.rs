@@ -39,7 +39,7 @@ const IDENTICAL: [(&str, Match, &[&str]); 6] = [
     ("handle_connection", Match::Body, &["stage02_static", "stage03_fork", "stage04_threads"]),
     ("serve_ready", Match::Whole, &["stage06_nonblocking", "stage07_epoll", "stage08_reuseport"]),
     ("send", Match::Whole, &["stage06_nonblocking", "stage07_epoll", "stage08_reuseport"]),
-    ("handle_connection", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
+    ("handle_turn", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
     ("accept_all", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
     ("close_expired", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
 ];

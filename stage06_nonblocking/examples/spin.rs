@@ -68,8 +68,7 @@ fn main() {
         // Finished connections are dropped by `retain` as it goes. (Removing entries from a
         // list while walking it by index skips the entry after each one removed: the classic
         // bug of this loop.)
-        sessions
-            .retain(|_, session| handle_connection(session, &mut buffer, &mut progress, settings));
+        sessions.retain(|_, session| handle_turn(session, &mut buffer, &mut progress, settings));
 
         let now = Instant::now();
         if accepting_again.is_some_and(|at| now >= at) {
@@ -85,7 +84,7 @@ fn main() {
 }
 
 /// Gives one connection its turn; false when it is over and should be closed.
-fn handle_connection(
+fn handle_turn(
     session: &mut Session,
     buffer: &mut [u8],
     progress: &mut bool,
@@ -203,7 +202,7 @@ fn close_expired(
             return true;
         }
         session.connection.timed_out();
-        handle_connection(session, buffer, &mut false, settings)
+        handle_turn(session, buffer, &mut false, settings)
     });
     sessions.iter().map(|(_, session)| session.connection.deadline()).min()
 }

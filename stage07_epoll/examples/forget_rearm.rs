@@ -95,7 +95,7 @@ fn main() {
             } else if let Some(session) = sessions.get_mut(event.key) {
                 // (A connection closed earlier in this batch may have had its key reused by a
                 // new one: then this event is stale, and the turn simply finds nothing to do.)
-                if !handle_connection(session, &mut buffer, settings) {
+                if !handle_turn(session, &mut buffer, settings) {
                     sessions.remove(event.key);
                 }
             }
@@ -115,7 +115,7 @@ fn main() {
 }
 
 /// Gives one connection its turn; false when it is over and should be closed.
-fn handle_connection(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
+fn handle_turn(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
     match serve_ready(session, buffer).and_then(|_| session.watch()) {
         Ok(()) => {}
         Err(error) => {
@@ -216,7 +216,7 @@ fn accept_all(
         // Its request is already here (defer_accept): give it a turn now, rather than wait
         // for epoll to say so. A connection answered and closed in this turn never meets the
         // poller at all (see `watch`): no epoll_ctl to add it, none to delete it.
-        if handle_connection(&mut session, buffer, settings) {
+        if handle_turn(&mut session, buffer, settings) {
             sessions.insert(session);
         }
     }
@@ -238,7 +238,7 @@ fn close_expired(
             return true;
         }
         session.connection.timed_out();
-        handle_connection(session, buffer, settings)
+        handle_turn(session, buffer, settings)
     });
     sessions.iter().map(|(_, session)| session.connection.deadline()).min()
 }

@@ -80,7 +80,7 @@ fn main() {
             } else if let Some(session) = sessions.get_mut(key) {
                 // (A connection closed earlier in this batch may have had its key reused by a
                 // new one: then this event is stale, and the turn simply finds nothing to do.)
-                if !handle_connection(session, &mut buffer, settings) {
+                if !handle_turn(session, &mut buffer, settings) {
                     sessions.remove(key);
                 }
             }
@@ -97,7 +97,7 @@ fn main() {
 }
 
 /// Gives one connection its turn; false when it is over and should be closed.
-fn handle_connection(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
+fn handle_turn(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
     match serve_ready(session, buffer).and_then(|_| session.watch()) {
         Ok(()) => {}
         Err(error) => {
@@ -200,7 +200,7 @@ fn accept_all(
         let mut session = Session { stream, peer, connection, interest: (true, false) };
         // Its request is already here (defer_accept): give it a turn now, rather than wait
         // for select to say so.
-        if handle_connection(&mut session, buffer, settings) {
+        if handle_turn(&mut session, buffer, settings) {
             sessions.insert(session);
         }
     }
@@ -222,7 +222,7 @@ fn close_expired(
             return true;
         }
         session.connection.timed_out();
-        handle_connection(session, buffer, settings)
+        handle_turn(session, buffer, settings)
     });
     sessions.iter().map(|(_, session)| session.connection.deadline()).min()
 }
