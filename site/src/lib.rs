@@ -56,21 +56,28 @@ pub fn lessons() -> Vec<String> {
 ///
 /// As [`figures::fill`].
 pub fn fill_figures(workspace: &Path, lesson: &str, results: &str) -> Result<String, String> {
-    figures::fill(lesson, results, |before, after| {
-        let main = |stage: &str| format!("{stage}/src/main.rs");
-        let output = std::process::Command::new("diff")
-            .args(["-u", &main(before), &main(after)])
-            .current_dir(workspace)
-            .output()
-            .map_err(|error| format!("diff: {error}"))?;
-        // diff exits 0 when the files are the same, 1 when they differ, 2 on trouble.
-        match output.status.code() {
-            Some(0 | 1) => {
-                Ok(figures::counted_diff_lines(&String::from_utf8_lossy(&output.stdout)))
-            }
-            _ => Err(format!("diff: {}", String::from_utf8_lossy(&output.stderr).trim())),
-        }
-    })
+    figures::fill(lesson, results, |before, after| main_rs_diff_lines(workspace, before, after))
+}
+
+/// The lines added or removed between two stages' `src/main.rs`, as the lessons have the
+/// student count them: `diff -u A/src/main.rs B/src/main.rs | grep -c '^[-+][^-+]'` (GNU diff
+/// itself, since its alignment is not always the shortest).
+///
+/// # Errors
+///
+/// When `diff` cannot be run or cannot read a file.
+pub fn main_rs_diff_lines(workspace: &Path, before: &str, after: &str) -> Result<usize, String> {
+    let main = |stage: &str| format!("{stage}/src/main.rs");
+    let output = std::process::Command::new("diff")
+        .args(["-u", &main(before), &main(after)])
+        .current_dir(workspace)
+        .output()
+        .map_err(|error| format!("diff: {error}"))?;
+    // diff exits 0 when the files are the same, 1 when they differ, 2 on trouble.
+    match output.status.code() {
+        Some(0 | 1) => Ok(figures::counted_diff_lines(&String::from_utf8_lossy(&output.stdout))),
+        _ => Err(format!("diff: {}", String::from_utf8_lossy(&output.stderr).trim())),
+    }
 }
 
 /// The workspace root (this crate lives in `site/` inside it).

@@ -7,7 +7,7 @@ use std::fs;
 use similar::{ChangeTag, TextDiff};
 
 /// Each adjacent pair (and each stage with the model it remakes) and the most lines its
-/// `main.rs` diff may change, as `diff -u A B | grep -c '^[-+][^-+]'` counts them.
+/// `main.rs` diff may change, counted as the lessons count them (`site::main_rs_diff_lines`).
 const BUDGETS: [(&str, &str, usize); 8] = [
     ("stage01_hello", "stage02_static", 115),
     ("stage02_static", "stage03_fork", 100),
@@ -47,14 +47,6 @@ const IDENTICAL: [(&str, Match, &[&str]); 6] = [
 fn main_rs(stage: &str) -> String {
     let path = site::workspace().join(stage).join("src/main.rs");
     fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
-
-/// The lines a diff of `before` and `after` adds or removes, counted as the lessons' command
-/// counts them: not empty ones, nor those that start with `-` or `+` themselves.
-fn changed_lines(before: &str, after: &str) -> usize {
-    let counted = |line: &str| line.chars().next().is_some_and(|first| !"-+\n".contains(first));
-    let diff = TextDiff::from_lines(before, after);
-    diff.iter_all_changes().filter(|c| c.tag() != ChangeTag::Equal && counted(c.value())).count()
 }
 
 /// A top-level function of `source`, from its doc comment to its closing brace, as lines;
@@ -111,7 +103,7 @@ fn drift(sources: &[(&str, String)], name: &str, how: Match) -> Vec<String> {
 fn each_diff_stays_within_its_budget() {
     let mut over = Vec::new();
     for (before, after, budget) in BUDGETS {
-        let changed = changed_lines(&main_rs(before), &main_rs(after));
+        let changed = site::main_rs_diff_lines(&site::workspace(), before, after).unwrap();
         if changed > budget {
             over.push(format!("{before} -> {after}: {changed} changed lines, budget {budget}"));
         }
@@ -140,9 +132,4 @@ fn a_drifted_function_is_found_and_a_doc_line_is_not_a_drift_of_the_body() {
     let found = drift(&sources(&c), "serve", Match::Body);
     assert!(found.len() == 1 && found[0].contains("+    x + 2"), "{found:?}");
     assert_eq!(drift(&sources(&c), "other", Match::Whole), ["a has no fn other"]);
-    assert_eq!(
-        changed_lines("a\nb\n\n-x\n", "a\nc\n\n\n+y\n"),
-        2,
-        "b and c; not blank, not -x, +y"
-    );
 }
