@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+mod common;
 
 /// What the copy leaves out: build output, history and the demo site (tests make their own).
 const NOT_COPIED: [&str; 3] = ["target", ".git", "www"];
@@ -45,23 +45,11 @@ struct Exercise {
 
 /// The Exercise section of `stage`'s lesson: its check command and its edits.
 fn exercise_of(stage: &str, lesson: &str) -> Result<Exercise, String> {
-    let (mut blocks, mut in_exercise, mut heading) = (Vec::new(), false, None::<String>);
-    let mut block = None::<String>;
-    for event in Parser::new(lesson) {
-        match event {
-            Event::Start(Tag::Heading { level: HeadingLevel::H2, .. }) => {
-                heading = Some(String::new())
-            }
-            Event::Text(text) if heading.is_some() => heading.as_mut().unwrap().push_str(&text),
-            Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
-                in_exercise = heading.take().as_deref() == Some("Exercise");
-            }
-            Event::Start(Tag::CodeBlock(_)) if in_exercise => block = Some(String::new()),
-            Event::Text(text) if block.is_some() => block.as_mut().unwrap().push_str(&text),
-            Event::End(TagEnd::CodeBlock) => blocks.extend(block.take()),
-            _ => {}
-        }
-    }
+    let blocks: Vec<String> = common::code_of(lesson)
+        .into_iter()
+        .filter(|code| code.block && code.in_exercise)
+        .map(|code| code.text)
+        .collect();
     let check_prefix = format!("cargo test -p {stage} --test exercise");
     let mut checks = blocks
         .iter()

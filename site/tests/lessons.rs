@@ -9,37 +9,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use regex::Regex;
 
-/// The section of a lesson where the student has done the exercise, in either language: a
-/// `cargo run` there may use the flag the exercise adds.
-const EXERCISE_HEADINGS: [&str; 2] = ["Exercise", "练习"];
-
-/// The code of a lesson (code blocks and inline code), each piece with whether it stands in
-/// the Exercise section.
-fn code_of(lesson: &str) -> Vec<(String, bool)> {
-    let mut pieces = Vec::new();
-    let (mut block, mut heading, mut in_exercise) = (None::<String>, None::<String>, false);
-    for event in Parser::new(lesson) {
-        match event {
-            Event::Start(Tag::Heading { level: HeadingLevel::H2, .. }) => {
-                heading = Some(String::new());
-            }
-            Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
-                let text = heading.take().unwrap_or_default();
-                in_exercise = EXERCISE_HEADINGS.contains(&text.as_str());
-            }
-            Event::Text(text) if heading.is_some() => heading.as_mut().unwrap().push_str(&text),
-            Event::Start(Tag::CodeBlock(_)) => block = Some(String::new()),
-            Event::Text(text) if block.is_some() => block.as_mut().unwrap().push_str(&text),
-            Event::End(TagEnd::CodeBlock) => pieces.push((block.take().unwrap(), in_exercise)),
-            Event::Code(code) => pieces.push((code.to_string(), in_exercise)),
-            _ => {}
-        }
-    }
-    pieces
-}
+mod common;
 
 /// Each `cargo run ...` or `cargo test ...` in a piece of code, as its words, up to the end of
 /// the line or the first shell operator or comment.
@@ -147,10 +120,11 @@ fn every_command_a_lesson_gives_names_what_exists() {
     let mut checked = 0;
     for file in site::lessons() {
         let lesson = fs::read_to_string(workspace.join(&file)).unwrap();
-        for (code, in_exercise) in code_of(&lesson) {
-            for words in cargo_commands(&code) {
+        for code in common::code_of(&lesson) {
+            // In the Exercise section the student runs the stage with the exercise done.
+            for words in cargo_commands(&code.text) {
                 checked += 1;
-                if let Err(error) = check(&workspace, &words, in_exercise) {
+                if let Err(error) = check(&workspace, &words, code.in_exercise) {
                     wrong.push(format!("{file}: `{}`: {error}", words.join(" ")));
                 }
             }
