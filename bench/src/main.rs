@@ -35,14 +35,9 @@ use clap::Parser;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use rounds::{Cores, Measured, Setup, Timing};
-use server::Target;
+use server::{Target, VARIANTS};
 use testkit::{STAGES, Stage};
 use workload::{QUICK, TWO_CORE_WORKLOADS, WORKLOADS, Workload};
-
-/// stage07 waiting with select(2) and poll(2) instead of epoll (its examples), measured beside
-/// it: under keep-alive load, and holding more and more idle connections. Each is (the stage,
-/// its example).
-const VARIANTS: [(&str, &str); 2] = [("stage07_epoll", "poll"), ("stage07_epoll", "select")];
 
 /// What the two-core table shows, printed above it.
 const TWO_CORE_NOTE: &str = "\nTwo cores: the server may run on both cores and so may wrk \
@@ -129,9 +124,9 @@ fn run(args: &Args) -> io::Result<()> {
     let mut targets: Vec<Target> = Vec::new();
     for stage in &stages {
         targets.push(Target::stage(stage, &binaries));
-        // stage07's select and poll variants, right after it.
-        for (_, example) in VARIANTS.iter().filter(|(name, _)| *name == stage.name) {
-            targets.push(Target::variant(stage, example, &binaries));
+        // A stage's variants (stage07's tuned, poll and select), right after it.
+        for variant in VARIANTS.iter().filter(|variant| variant.stage == stage.name) {
+            targets.push(Target::variant(stage, variant, &binaries));
         }
     }
     match &nginx {
@@ -222,6 +217,12 @@ fn results(
         "Settings: {} round(s), each visiting every server in turn for one {:?} run of each workload (so that the machine's drift over the bench falls on every server alike), wrk -t1 pinned to core 1, the server pinned to core 0, {} idle connections.",
         timing.runs, timing.duration, timing.idle_connections
     );
+    settings.push_str(
+        "\n\nRows named `stage/example` are a stage's examples, run only in the workloads that show \
+         what they change: `stage07_epoll/tuned` is stage07 tuned for the cost of a connection \
+         (`TCP_DEFER_ACCEPT`, a first turn right after `accept`, registering only a connection \
+         that has to wait); `/poll` and `/select` wait with poll(2) and select(2) instead of epoll.",
+    );
     if nginx {
         settings.push_str("\n\n");
         settings.push_str(server::NGINX_SETTINGS);
@@ -254,12 +255,12 @@ fn build(workspace: &Path, stages: &[&Stage]) -> io::Result<PathBuf> {
     }
     let variants: Vec<&str> = VARIANTS
         .iter()
-        .filter(|(name, _)| stages.iter().any(|stage| stage.name == *name))
-        .map(|(_, example)| *example)
+        .filter(|variant| stages.iter().any(|stage| stage.name == variant.stage))
+        .map(|variant| variant.example)
         .collect();
     if !variants.is_empty() {
-        // The select and poll variants are stage07's examples: only they are built, not every
-        // stage's. (Naming examples builds only what is named: the binaries must be named too.)
+        // The variants are a stage's examples: only they are built, not every stage's.
+        // (Naming examples builds only what is named: the binaries must be named too.)
         command.arg("--bins");
         for example in variants {
             command.args(["--example", example]);

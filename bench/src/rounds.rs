@@ -175,7 +175,7 @@ pub fn run(
 fn scales(target: &Target) -> bool {
     match target.kind {
         Kind::Stage(stage) => matches!(stage.name, "stage06_nonblocking" | "stage07_epoll"),
-        Kind::Variant { .. } => true,
+        Kind::Variant { variant, .. } => variant.scales,
         Kind::Nginx => false,
     }
 }

@@ -53,14 +53,51 @@ pub struct Target {
     pub binary: PathBuf,
 }
 
+/// One of a stage's examples, measured beside it in the workloads that show what it changes.
+#[derive(Debug)]
+pub struct Variant {
+    /// The stage it is an example of.
+    pub stage: &'static str,
+    /// Its name under the stage's `examples/`.
+    pub example: &'static str,
+    /// The workloads it runs (of those chosen for the run).
+    pub workloads: &'static [&'static str],
+    /// Whether it is also measured holding more and more idle connections.
+    pub scales: bool,
+}
+
+/// The variants: stage07 tuned for the cost of a connection (`close-50` shows what the tuning
+/// buys, `small-50` that keep-alive load does not notice it), and stage07 waiting with
+/// select(2) and poll(2) instead of epoll (under keep-alive load, and holding more and more
+/// idle connections).
+pub const VARIANTS: [Variant; 3] = [
+    Variant {
+        stage: "stage07_epoll",
+        example: "tuned",
+        workloads: &["small-50", "close-50"],
+        scales: false,
+    },
+    Variant {
+        stage: "stage07_epoll",
+        example: "poll",
+        workloads: &["small-50", "small-500"],
+        scales: true,
+    },
+    Variant {
+        stage: "stage07_epoll",
+        example: "select",
+        workloads: &["small-50", "small-500"],
+        scales: true,
+    },
+];
+
 /// Which server a target is.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     /// A stage's binary.
     Stage(&'static Stage),
-    /// One of a stage's examples, measured beside it (stage07 waiting with select(2) and
-    /// poll(2) instead of epoll): its row is named `stage/example`.
-    Variant { stage: &'static Stage, example: &'static str },
+    /// One of a stage's examples, measured beside it: its row is named `stage/example`.
+    Variant { stage: &'static Stage, variant: &'static Variant },
     /// nginx, the reference.
     Nginx,
 }
@@ -72,9 +109,9 @@ impl Target {
     }
 
     /// One of a stage's examples, its binary in `binaries/examples`.
-    pub fn variant(stage: &'static Stage, example: &'static str, binaries: &Path) -> Target {
-        let binary = binaries.join("examples").join(example);
-        Target { kind: Kind::Variant { stage, example }, binary }
+    pub fn variant(stage: &'static Stage, variant: &'static Variant, binaries: &Path) -> Target {
+        let binary = binaries.join("examples").join(variant.example);
+        Target { kind: Kind::Variant { stage, variant }, binary }
     }
 
     /// nginx, at `binary`.
@@ -86,7 +123,7 @@ impl Target {
     pub fn name(&self) -> String {
         match self.kind {
             Kind::Stage(stage) => stage.name.to_string(),
-            Kind::Variant { stage, example } => format!("{}/{example}", stage.name),
+            Kind::Variant { stage, variant } => format!("{}/{}", stage.name, variant.example),
             Kind::Nginx => "nginx".into(),
         }
     }

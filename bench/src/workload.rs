@@ -34,9 +34,6 @@ pub const WORKLOADS: [Workload; 9] = [
 /// The workloads of `--quick`.
 pub const QUICK: [&str; 5] = ["small-50", "4k-50", "close-50", "pipeline-50", "idle-10k"];
 
-/// The workloads the variants run: keep-alive load, where only the cost of waiting differs.
-const VARIANT_WORKLOADS: [&str; 2] = ["small-50", "small-500"];
-
 /// The workloads of the two-core table: keep-alive load at two sizes and two counts, and
 /// connections that close.
 pub const TWO_CORE_WORKLOADS: [&str; 5] = ["small-50", "small-500", "4k-50", "4k-500", "close-50"];
@@ -46,11 +43,11 @@ pub const TWO_CORE_WORKLOADS: [&str; 5] = ["small-50", "small-500", "4k-50", "4k
 /// that closes after each response (stage02) answers only the first of 16 pipelined requests.
 /// Holding 10,000 idle connections only makes sense for the stages that can: not the
 /// iterative ones, not a process or a pool thread per connection. A stage's variant runs only
-/// the keep-alive loads of [`VARIANT_WORKLOADS`]. nginx runs everything.
+/// its own workloads (see [`VARIANTS`](crate::server::VARIANTS)). nginx runs everything.
 pub fn fits(target: &Target, workload: &Workload) -> bool {
     let stage = match target.kind {
         Kind::Stage(stage) => stage,
-        Kind::Variant { stage, .. } if VARIANT_WORKLOADS.contains(&workload.name) => stage,
+        Kind::Variant { stage, variant } if variant.workloads.contains(&workload.name) => stage,
         Kind::Variant { .. } => return false,
         Kind::Nginx => return true,
     };

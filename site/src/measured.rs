@@ -113,7 +113,7 @@ pub(crate) fn parse(text: &str) -> Results {
 }
 
 /// The measurements a lesson shows: its stage beside the one before it (if any), its own
-/// variants (stage07's select and poll) and nginx, on every workload the stage ran; what idle
+/// variants (stage07's tuned, poll and select) and nginx, on every workload the stage ran; what idle
 /// connections cost them; and, for the stages in it, the idle-scaling table. Empty when the
 /// results hold nothing for the stage.
 pub fn block(stage: &str, results: &str) -> String {

@@ -14,9 +14,10 @@ const BUDGETS: [(&str, &str, usize); 8] = [
     ("stage03_fork", "stage04_threads", 130),
     ("stage04_threads", "stage05_coroutines", 120),
     ("stage05_coroutines", "stage06_nonblocking", 290),
-    // Issue 25 aims at 130, once stage07's tuning (TCP_DEFER_ACCEPT, the first turn inside
-    // accept_all, registering late) is an example of its own; until then, no growth.
-    ("stage06_nonblocking", "stage07_epoll", 160),
+    // epoll, and stage06's machinery for spinning gone with it: the rest after an idle pass
+    // and the `progress` each turn reported for it (about 20 lines). The tuning for the cost
+    // of a connection is not here: it is `examples/tuned.rs`.
+    ("stage06_nonblocking", "stage07_epoll", 175),
     ("stage07_epoll", "stage08_reuseport", 60),
     // Issue 25 aims at 200, once stage09 reads as stage05 does (readable() and try_read);
     // until then, no growth.
@@ -37,8 +38,8 @@ enum Match {
 /// the stages, HTTP in common").
 const IDENTICAL: [(&str, Match, &[&str]); 6] = [
     ("handle_connection", Match::Body, &["stage02_static", "stage03_fork", "stage04_threads"]),
-    ("serve_ready", Match::Whole, &["stage06_nonblocking", "stage07_epoll", "stage08_reuseport"]),
-    ("send", Match::Whole, &["stage06_nonblocking", "stage07_epoll", "stage08_reuseport"]),
+    ("serve_ready", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
+    ("send", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
     ("handle_turn", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
     ("accept_all", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),
     ("close_expired", Match::Whole, &["stage07_epoll", "stage08_reuseport"]),

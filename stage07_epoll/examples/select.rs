@@ -57,9 +57,6 @@ fn main() {
     let listener = config.listen().or_exit();
     // Non-blocking: accept, read and write return WouldBlock instead of waiting.
     listener.set_nonblocking(true).or_exit();
-    // Report a connection only once its request has arrived, so that its first turn, right
-    // after accept, finds the request there (see accept_all).
-    common::net::defer_accept(&listener).or_exit();
     let mut sessions = Slab::new();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     let mut next_deadline = None;
@@ -74,8 +71,7 @@ fn main() {
 
         for key in ready {
             if key == LISTENER {
-                accepting_again =
-                    accept_all(&listener, &site, settings, &mut sessions, &mut buffer);
+                accepting_again = accept_all(&listener, &site, settings, &mut sessions);
                 next_deadline = next_deadline.or(Some(Instant::now() + settings.timeout));
             } else if let Some(session) = sessions.get_mut(key) {
                 // (A connection closed earlier in this batch may have had its key reused by a
@@ -98,7 +94,7 @@ fn main() {
 
 /// Gives one connection its turn; false when it is over and should be closed.
 fn handle_turn(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
-    match serve_ready(session, buffer).and_then(|_| session.watch()) {
+    match serve_ready(session, buffer).and_then(|()| session.watch()) {
         Ok(()) => {}
         Err(error) => {
             settings.log.error(session.peer, &error);
@@ -111,14 +107,13 @@ fn handle_turn(session: &mut Session, buffer: &mut [u8], settings: Settings) -> 
 /// One turn of a connection on its non-blocking socket: sends what is queued, reads once if
 /// it wants more, answers what arrived, and sends that too, stopping at the first
 /// `WouldBlock`. That is not an error: it means "not now", and the `Connection` remembers
-/// exactly where it stopped. Returns whether anything moved (bytes read or written, or the
-/// peer's close).
+/// exactly where it stopped.
 ///
 /// One read per turn, not "until `WouldBlock`": the buffer is large, so one read usually
 /// takes everything, and a last read only to hear `WouldBlock` would cost a system call per
 /// request. Bytes left behind are not lost: the next turn comes back for them.
-fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
-    let mut progress = send(session)?;
+fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<()> {
+    send(session)?;
     if session.connection.wants_read() {
         match session.stream.read(buffer) {
             // A read of 0 bytes means the peer closed its side.
@@ -128,19 +123,17 @@ fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
             Err(error)
                 if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
             {
-                return Ok(progress);
+                return Ok(());
             }
             Err(error) => return Err(error),
         }
-        progress = true;
         send(session)?;
     }
-    Ok(progress)
+    Ok(())
 }
 
 /// Writes queued bytes until none are left or the kernel's send buffer is full.
-fn send(session: &mut Session) -> io::Result<bool> {
-    let mut progress = false;
+fn send(session: &mut Session) -> io::Result<()> {
     while session.connection.wants_write() {
         let written = match session.connection.to_send() {
             Pending::Nothing => break,
@@ -151,10 +144,7 @@ fn send(session: &mut Session) -> io::Result<bool> {
         };
         match written {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(count) => {
-                session.connection.sent(count);
-                progress = true;
-            }
+            Ok(count) => session.connection.sent(count),
             // The send buffer is full: the rest waits until the peer has read some.
             Err(error) if error.kind() == ErrorKind::WouldBlock => break,
             // A signal arrived during the call: just make it again.
@@ -162,7 +152,7 @@ fn send(session: &mut Session) -> io::Result<bool> {
             Err(error) => return Err(error),
         }
     }
-    Ok(progress)
+    Ok(())
 }
 
 /// Accepts every connection waiting in the listen queue. When the process is out of file
@@ -172,7 +162,6 @@ fn accept_all(
     site: &Site,
     settings: Settings,
     sessions: &mut Slab<Session>,
-    buffer: &mut [u8],
 ) -> Option<Instant> {
     loop {
         // accept4(SOCK_NONBLOCK): the new socket is non-blocking from birth, so read and
@@ -197,12 +186,8 @@ fn accept_all(
             continue;
         }
         let connection = Connection::new(peer, site.clone(), settings);
-        let mut session = Session { stream, peer, connection, interest: (true, false) };
-        // Its request is already here (defer_accept): give it a turn now, rather than wait
-        // for select to say so.
-        if handle_turn(&mut session, buffer, settings) {
-            sessions.insert(session);
-        }
+        // Readable: its request comes first, and the next select reports it once it is there.
+        sessions.insert(Session { stream, peer, connection, interest: (true, false) });
     }
 }
 

@@ -38,9 +38,8 @@ struct Session {
     connection: Connection,
     poller: Rc<Poller>,
     key: usize,
-    /// (readable, writable) as registered with the poller, so that it is told only of changes;
-    /// `None` until the connection first has to wait.
-    interest: Option<(bool, bool)>,
+    /// (readable, writable) as registered with the poller, so that it is told only of changes.
+    interest: (bool, bool),
 }
 
 fn main() {
@@ -51,9 +50,6 @@ fn main() {
     let listener = config.listen().or_exit();
     // Non-blocking: accept, read and write return WouldBlock instead of waiting.
     listener.set_nonblocking(true).or_exit();
-    // Report a connection only once its request has arrived, so that its first turn, right
-    // after accept, finds the request there (see accept_all).
-    common::net::defer_accept(&listener).or_exit();
     let mut sessions = Slab::new();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     let mut next_deadline = None;
@@ -79,8 +75,7 @@ fn main() {
 
         for event in events.iter() {
             if event.key == LISTENER {
-                accepting_again =
-                    accept_all(&listener, &site, settings, &mut sessions, &poller, &mut buffer);
+                accepting_again = accept_all(&listener, &site, settings, &mut sessions, &poller);
                 if accepting_again.is_some() {
                     // Stop watching the listener while paused: it stays readable, and would
                     // wake us again and again for connections we cannot accept yet.
@@ -113,7 +108,7 @@ fn main() {
 
 /// Gives one connection its turn; false when it is over and should be closed.
 fn handle_turn(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
-    match serve_ready(session, buffer).and_then(|_| session.watch()) {
+    match serve_ready(session, buffer).and_then(|()| session.watch()) {
         Ok(()) => {}
         Err(error) => {
             settings.log.error(session.peer, &error);
@@ -126,14 +121,13 @@ fn handle_turn(session: &mut Session, buffer: &mut [u8], settings: Settings) -> 
 /// One turn of a connection on its non-blocking socket: sends what is queued, reads once if
 /// it wants more, answers what arrived, and sends that too, stopping at the first
 /// `WouldBlock`. That is not an error: it means "not now", and the `Connection` remembers
-/// exactly where it stopped. Returns whether anything moved (bytes read or written, or the
-/// peer's close).
+/// exactly where it stopped.
 ///
 /// One read per turn, not "until `WouldBlock`": the buffer is large, so one read usually
 /// takes everything, and a last read only to hear `WouldBlock` would cost a system call per
 /// request. Bytes left behind are not lost: the next turn comes back for them.
-fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
-    let mut progress = send(session)?;
+fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<()> {
+    send(session)?;
     if session.connection.wants_read() {
         match session.stream.read(buffer) {
             // A read of 0 bytes means the peer closed its side.
@@ -143,19 +137,17 @@ fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<bool> {
             Err(error)
                 if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
             {
-                return Ok(progress);
+                return Ok(());
             }
             Err(error) => return Err(error),
         }
-        progress = true;
         send(session)?;
     }
-    Ok(progress)
+    Ok(())
 }
 
 /// Writes queued bytes until none are left or the kernel's send buffer is full.
-fn send(session: &mut Session) -> io::Result<bool> {
-    let mut progress = false;
+fn send(session: &mut Session) -> io::Result<()> {
     while session.connection.wants_write() {
         let written = match session.connection.to_send() {
             Pending::Nothing => break,
@@ -166,10 +158,7 @@ fn send(session: &mut Session) -> io::Result<bool> {
         };
         match written {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(count) => {
-                session.connection.sent(count);
-                progress = true;
-            }
+            Ok(count) => session.connection.sent(count),
             // The send buffer is full: the rest waits until the peer has read some.
             Err(error) if error.kind() == ErrorKind::WouldBlock => break,
             // A signal arrived during the call: just make it again.
@@ -177,7 +166,7 @@ fn send(session: &mut Session) -> io::Result<bool> {
             Err(error) => return Err(error),
         }
     }
-    Ok(progress)
+    Ok(())
 }
 
 /// Accepts every connection waiting in the listen queue. When the process is out of file
@@ -188,7 +177,6 @@ fn accept_all(
     settings: Settings,
     sessions: &mut Slab<Session>,
     poller: &Rc<Poller>,
-    buffer: &mut [u8],
 ) -> Option<Instant> {
     loop {
         // accept4(SOCK_NONBLOCK): the new socket is non-blocking from birth, so read and
@@ -207,14 +195,22 @@ fn accept_all(
             },
         };
         let connection = Connection::new(peer, site.clone(), settings);
-        let key = sessions.vacant_entry().key();
-        let poller = Rc::clone(poller);
-        let mut session = Session { stream, peer, connection, poller, key, interest: None };
-        // Its request is already here (defer_accept): give it a turn now, rather than wait
-        // for epoll to say so. A connection answered and closed in this turn never meets the
-        // poller at all (see `watch`): no epoll_ctl to add it, none to delete it.
-        if handle_turn(&mut session, buffer, settings) {
-            sessions.insert(session);
+        // Registered under its index in the slab, readable: its request comes first. The
+        // next `wait` reports it once the request is there.
+        let entry = sessions.vacant_entry();
+        let (key, interest) = (entry.key(), (true, false));
+        let event = Event::readable(key);
+        // SAFETY: see the listener's registration in main: a Session deletes its stream from
+        // the poller when it is dropped (below), before the stream itself is closed.
+        let added = unsafe { poller.add_with_mode(&stream, event, PollMode::Level) };
+        match added {
+            Ok(()) => {
+                let poller = Rc::clone(poller);
+                entry.insert(Session { stream, peer, connection, poller, key, interest });
+            }
+            // The kernel is out of memory for its interest list: this client goes, the
+            // others stay.
+            Err(error) => settings.log.error(peer, &error),
         }
     }
 }
@@ -244,34 +240,24 @@ impl Session {
     /// Tells the poller what this connection waits for next: readable while it waits for a
     /// request, writable only while a response is stuck behind a full send buffer. (Asking
     /// for writable all the time would wake the loop at once, every time: a socket is almost
-    /// always writable. That is the busy loop of stage06 again.) The first time a connection
-    /// has to wait, it is registered (`epoll_ctl ADD`); after that only changes are sent
-    /// (`MOD`).
+    /// always writable. That is the busy loop of stage06 again.) Only changes are sent
+    /// (`epoll_ctl MOD`), which for small responses is never: they leave in one write.
     fn watch(&mut self) -> io::Result<()> {
-        if self.connection.is_finished() {
+        let wanted = (self.connection.wants_read(), self.connection.wants_write());
+        if self.connection.is_finished() || wanted == self.interest {
             return Ok(());
         }
-        let wanted = (self.connection.wants_read(), self.connection.wants_write());
         let event = Event::new(self.key, wanted.0, wanted.1);
-        match self.interest {
-            Some(interest) if interest == wanted => return Ok(()),
-            Some(_) => self.poller.modify_with_mode(&self.stream, event, PollMode::Level)?,
-            // SAFETY: see the listener's registration in main: a Session deletes its stream
-            // from the poller when it is dropped (below), before the stream itself is closed.
-            None => unsafe { self.poller.add_with_mode(&self.stream, event, PollMode::Level)? },
-        }
-        self.interest = Some(wanted);
+        self.poller.modify_with_mode(&self.stream, event, PollMode::Level)?;
+        self.interest = wanted;
         Ok(())
     }
 }
 
 impl Drop for Session {
-    /// A registered connection leaves the poller before its socket is closed (the contract
-    /// of `add`).
+    /// A connection leaves the poller before its socket is closed (the contract of `add`).
     fn drop(&mut self) {
-        if self.interest.is_some() {
-            // Deleting cannot fail for a socket that was added; nothing could be undone anyway.
-            let _ = self.poller.delete(&self.stream);
-        }
+        // Deleting cannot fail for a socket that was added; nothing could be undone anyway.
+        let _ = self.poller.delete(&self.stream);
     }
 }

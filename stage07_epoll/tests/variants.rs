@@ -1,5 +1,7 @@
-//! The select(2) and poll(2) variants of stage07 (`examples/select.rs`, `examples/poll.rs`):
-//! they serve like the stage, and select meets its hard limit, FD_SETSIZE.
+//! The variants of stage07 beside it: waiting with select(2) and poll(2) (`examples/select.rs`,
+//! `examples/poll.rs`), which serve like the stage while select meets its hard limit,
+//! FD_SETSIZE; and the stage tuned for the cost of a connection (`examples/tuned.rs`), which
+//! must serve exactly as the stage does, its first turn inside `accept_all` included.
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use testkit::{Server, example, suites};
@@ -10,6 +12,19 @@ const BINARY: &str = env!("CARGO_BIN_EXE_stage07_epoll");
 fn poll_keeps_alive_and_serves_many_at_once() {
     suites::keep_alive(&example("poll"));
     suites::concurrency(&example("poll"));
+}
+
+/// The tuned variant answers a connection's first request before the poller knows of it:
+/// every suite the stage passes, it passes too.
+#[test]
+fn tuned_passes_the_stage_s_suites() {
+    let tuned = example("tuned");
+    suites::static_files(&tuned);
+    suites::bad_input(&tuned);
+    suites::timeouts(&tuned);
+    suites::keep_alive(&tuned);
+    suites::concurrency(&tuned);
+    suites::out_of_descriptors(&tuned);
 }
 
 #[test]
