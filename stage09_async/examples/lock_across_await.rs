@@ -14,27 +14,18 @@
 //! `ps -T -p $(pgrep stage09)` (tokio's worker threads) with `ss -tn | grep -c 8009` (many
 //! connections).
 
-use std::cell::RefCell;
 use std::fs::File;
-use std::future::poll_fn;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Poll, ready};
 
 use clap::Args;
 use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
-use tokio::io::{AsyncRead, AsyncWriteExt, Interest, ReadBuf};
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout_at;
 
 /// The most bytes read in one call; a request head is usually a few hundred.
 const READ_BUFFER_BYTES: usize = 4096;
-
-thread_local! {
-    /// The read buffer of each worker thread, lent to a task only while it polls its read.
-    static BUFFER: RefCell<[u8; READ_BUFFER_BYTES]> = const { RefCell::new([0; READ_BUFFER_BYTES]) };
-}
 
 /// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
 /// open for more requests.
@@ -131,29 +122,28 @@ async fn handle_connection(
             return Ok(());
         }
 
-        // Wait for the request's bytes and read them, until the deadline: it covers an idle
-        // keep-alive connection and a request trickling in (slowloris) alike. The read is
-        // polled by hand (`poll_fn`) so that the buffer is borrowed only while a poll runs:
-        // one per worker thread, lent to whichever task reads (stage07's one buffer), never
-        // held by an idle connection.
-        let deadline = connection.deadline().into();
-        let read = poll_fn(|context| {
-            BUFFER.with_borrow_mut(|buffer| {
-                let mut unfilled = ReadBuf::new(buffer);
-                ready!(Pin::new(&mut stream).poll_read(context, &mut unfilled))?;
-                match unfilled.filled() {
-                    // A read of 0 bytes means the peer closed its side.
-                    [] => connection.received_eof(),
-                    bytes => connection.received(bytes),
-                }
-                Poll::Ready(io::Result::Ok(()))
-            })
-        });
-        match timeout_at(deadline, read).await {
-            Err(_elapsed) => connection.timed_out(),
-            Ok(Ok(())) => {}
-            Ok(Err(error)) if error.kind() == ErrorKind::Interrupted => {}
-            Ok(Err(error)) => return Err(error),
+        // Wait until the socket is readable, up to the deadline: it covers an idle keep-alive
+        // connection and a request trickling in (slowloris) alike.
+        match timeout_at(connection.deadline().into(), stream.readable()).await {
+            Err(_elapsed) => {
+                connection.timed_out();
+                continue;
+            }
+            Ok(ready) => ready?,
+        }
+        // Then read without waiting. The buffer lives only from here to the end of the turn,
+        // with no `.await` in between: the future does not keep it, so an idle connection
+        // holds no buffer (stage05's coroutine kept its own on its stack).
+        let mut buffer = [0; READ_BUFFER_BYTES];
+        match stream.try_read(&mut buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => connection.received_eof(),
+            Ok(count) => connection.received(&buffer[..count]),
+            // Nothing there after all: tokio's readiness was left over from the last read,
+            // and is cleared now; the next `readable` waits. Or a signal arrived.
+            Err(error)
+                if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            Err(error) => return Err(error),
         }
     }
 }
