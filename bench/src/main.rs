@@ -11,13 +11,17 @@
 //! `--quick` runs a short version (results in `target/bench-quick/`); `--stages 5,7` and
 //! `--workloads small-50,4k-50` narrow it down (results in `target/bench-partial/`: only a
 //! whole run replaces the committed results, which the lessons' tables are made from).
+//! `--profile` profiles the stages and nginx instead (`profile.rs`): flame graphs, and where a
+//! request's CPU time goes, in `bench/results/profile.md` and `profile.svg`.
 //!
 //! Here: what to measure and where the results go. `rounds.rs` runs a table's rounds (the
 //! one-core table, then the two-core one), `workload.rs` says which workload fits which
 //! server, `server.rs` starts the servers, `wrk.rs` and `idle.rs` measure them, `report.rs`
 //! writes the tables and the charts.
 
+mod chart;
 mod idle;
+mod profile;
 mod report;
 mod rounds;
 mod server;
@@ -38,6 +42,10 @@ use rounds::{Cores, Measured, Setup, Timing};
 use server::{Target, VARIANTS};
 use testkit::{STAGES, Stage};
 use workload::{QUICK, TWO_CORE_WORKLOADS, WORKLOADS, Workload};
+
+/// The charts' headings.
+const ONE_CORE_CHART: &str = "One core: the server on core 0, wrk on core 1";
+const TWO_CORE_CHART: &str = "Two cores: the server and wrk both allowed both cores";
 
 /// What the two-core table shows, printed above it.
 const TWO_CORE_NOTE: &str = "\nTwo cores: the server may run on both cores and so may wrk \
@@ -63,6 +71,15 @@ struct Args {
     /// Leave nginx out even if it is installed.
     #[arg(long)]
     no_nginx: bool,
+    /// Instead of the tables: profile stages 02-10 (or those of `--stages`) and nginx under
+    /// small-50 and close-50 with `perf record -g`, and write a flame graph of each and a
+    /// breakdown of a request's CPU time to bench/results/profile.md and profile.svg.
+    #[arg(long, conflicts_with_all = ["quick", "workloads"])]
+    profile: bool,
+    /// Measure nothing: draw the charts again (latest.svg and two-cores.svg from the tables of
+    /// bench/results/latest.md, profile.svg from profile.md) after a change to how they are drawn.
+    #[arg(long, conflicts_with_all = ["quick", "workloads", "stages", "profile"])]
+    redraw: bool,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +94,20 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> io::Result<()> {
+    if args.redraw {
+        let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+        let markdown = fs::read_to_string(results.join("latest.md"))?;
+        let (one_core, two_cores) = report::parse(&markdown);
+        fs::write(results.join("latest.svg"), chart::svg(&one_core, ONE_CORE_CHART))?;
+        if !two_cores.is_empty() {
+            fs::write(results.join("two-cores.svg"), chart::svg(&two_cores, TWO_CORE_CHART))?;
+        }
+        if let Ok(profile) = fs::read_to_string(results.join("profile.md")) {
+            fs::write(results.join("profile.svg"), profile::svg(&profile::parse(&profile)))?;
+        }
+        eprintln!("drew bench/results/latest.svg, two-cores.svg and profile.svg again");
+        return Ok(());
+    }
     if let Err(error) =
         Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status()
     {
@@ -116,6 +147,15 @@ fn run(args: &Args) -> io::Result<()> {
 
     let workspace =
         Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("bench/ is inside the workspace");
+    if args.profile {
+        profile::check_perf()?;
+        // stage01 answers hello world and serves no file: nothing to compare.
+        let stages: Vec<&Stage> = stages.into_iter().filter(|stage| stage.number >= 2).collect();
+        let binaries = build_for_profile(workspace, &stages)?;
+        let root = make_root()?;
+        let nginx = if args.no_nginx { None } else { server::find_nginx() };
+        return profile_all(workspace, &stages, &binaries, nginx.as_deref(), root.path());
+    }
     let binaries = build(workspace, &stages)?;
     let root = make_root()?;
     let setup = Setup { timing, root: root.path(), script: workspace.join("bench/pipeline.lua") };
@@ -165,9 +205,9 @@ fn run(args: &Args) -> io::Result<()> {
     };
     fs::create_dir_all(&out_dir)?;
     fs::write(out_dir.join("latest.md"), &markdown)?;
-    fs::write(out_dir.join("latest.svg"), report::svg(&one_core.rows))?;
+    fs::write(out_dir.join("latest.svg"), chart::svg(&one_core.rows, ONE_CORE_CHART))?;
     if !two_core.rows.is_empty() {
-        fs::write(out_dir.join("two-cores.svg"), report::svg(&two_core.rows))?;
+        fs::write(out_dir.join("two-cores.svg"), chart::svg(&two_core.rows, TWO_CORE_CHART))?;
     }
     eprintln!("wrote {}", out_dir.join("latest.{md,svg}").display());
     Ok(())
@@ -272,6 +312,67 @@ fn build(workspace: &Path, stages: &[&Stage]) -> io::Result<PathBuf> {
     // The bench binary sits beside the stages' in target/release.
     let bench = std::env::current_exe()?;
     Ok(bench.parent().expect("the bench binary is in a directory").to_path_buf())
+}
+
+/// Builds the stages' release binaries with frame pointers, so that perf can walk their stacks,
+/// in a target directory of their own (`target/profile`); returns their directory.
+fn build_for_profile(workspace: &Path, stages: &[&Stage]) -> io::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target_dir = workspace.join("target/profile");
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace).args(["build", "--release", "--quiet", "--target-dir"]);
+    command.arg(&target_dir).env("RUSTFLAGS", "-C force-frame-pointers=yes");
+    for stage in stages {
+        command.args(["-p", stage.name]);
+    }
+    if !command.status()?.success() {
+        return Err(io::Error::other("building the stages failed"));
+    }
+    Ok(target_dir.join("release"))
+}
+
+/// Profiles every stage and nginx under the profile's workloads, one after the other, and
+/// writes the flame graphs, the tables and the chart.
+fn profile_all(
+    workspace: &Path,
+    stages: &[&'static Stage],
+    binaries: &Path,
+    nginx: Option<&Path>,
+    root: &Path,
+) -> io::Result<()> {
+    let results = workspace.join("bench/results");
+    let flame_graphs = results.join("profiles");
+    fs::create_dir_all(&flame_graphs)?;
+    let targets: Vec<Target> = stages
+        .iter()
+        .map(|stage| Target::stage(stage, binaries))
+        .chain(nginx.map(Target::nginx))
+        .collect();
+    let mut breakdowns = Vec::new();
+    for name in profile::WORKLOADS {
+        let workload = WORKLOADS.iter().find(|workload| workload.name == name).expect("known");
+        for target in targets.iter().filter(|target| workload::fits(target, workload)) {
+            eprintln!("[profile] {}: {name}", target.name());
+            breakdowns.push(profile::profile(target, root, workload, &flame_graphs)?);
+        }
+    }
+    let markdown = format!(
+        "# Where a request's CPU time goes\n\n{}\n\nEach server ran alone on core 0 (stages with \
+         a loop per core with `--workers 1`, nginx with one worker), wrk -t1 on core 1, for a \
+         warm-up of 1 s and then 5 s while `perf record -e cpu-clock -g -a -C 0 -F 997` sampled \
+         core 0 (the stages built with frame pointers); the samples of the server's threads (and \
+         of stage03's children) are kept. CPU us/request is their time over the requests wrk \
+         completed meanwhile; the shares are of that time. \
+         Written by `cargo run --release -p bench -- --profile`; see \
+         [DESIGN.md](../../DESIGN.md#where-the-time-goes) for what each category holds.\n{}",
+        machine_description(),
+        profile::markdown(&breakdowns, "profiles")
+    );
+    println!("{markdown}");
+    fs::write(results.join("profile.md"), markdown)?;
+    fs::write(results.join("profile.svg"), profile::svg(&breakdowns))?;
+    eprintln!("wrote bench/results/profile.md, profile.svg and profiles/*.svg");
+    Ok(())
 }
 
 /// The bench's document root: a hello-world-sized page, a 4 KiB and a 256 KiB file.

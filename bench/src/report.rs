@@ -182,96 +182,43 @@ fn load_table(rows: &[Row], first_header: &str) -> String {
     out
 }
 
-/// A grouped bar chart of requests/s: one group per workload, one bar per server.
-pub fn svg(rows: &[Row]) -> String {
-    let mut workloads: Vec<&str> = Vec::new();
-    let mut targets: Vec<&str> = Vec::new();
-    for row in rows {
-        if !workloads.contains(&row.workload.as_str()) {
-            workloads.push(&row.workload);
+/// The load tables of results written by [`markdown`] and [`two_core_markdown`], read back:
+/// the one-core rows and the two-core rows, with what the charts need (requests/s and the
+/// median CPU time per request; latencies are left at zero).
+pub fn parse(markdown: &str) -> (Vec<Row>, Vec<Row>) {
+    let (mut one_core, mut two_cores) = (Vec::new(), Vec::new());
+    let mut in_two_cores = false;
+    for line in markdown.lines() {
+        let Some(inner) = line.trim().strip_prefix('|').and_then(|rest| rest.strip_suffix('|'))
+        else {
+            continue;
+        };
+        let cells: Vec<&str> = inner.split('|').map(str::trim).collect();
+        if cells.first() == Some(&TWO_CORE_HEADER) {
+            in_two_cores = true;
         }
-        if !targets.contains(&row.target.as_str()) {
-            targets.push(&row.target);
-        }
+        let [workload, target, rps, _, _, _, errors, cpu, _, rss] = cells.as_slice() else {
+            continue;
+        };
+        let (Ok(requests_per_second), Ok(cpu_per_request_us)) =
+            (rps.parse::<f64>(), cpu.split(' ').next().unwrap_or("").parse::<f64>())
+        else {
+            continue;
+        };
+        let row = Row {
+            workload: workload.to_string(),
+            target: target.to_string(),
+            requests_per_second,
+            p50: Duration::ZERO,
+            p99: Duration::ZERO,
+            errors: errors.parse().unwrap_or(0),
+            cpu_per_request_us,
+            cpu_range_us: (cpu_per_request_us, cpu_per_request_us),
+            peak_rss_mib: rss.trim_end_matches(" MiB").parse().unwrap_or(0.0),
+        };
+        if in_two_cores { two_cores.push(row) } else { one_core.push(row) }
     }
-    let colors =
-        ["#fed7aa", "#fdba74", "#fb923c", "#f97316", "#ea580c", "#c2410c", "#9a3412", "#1d2430"];
-    let max = rows.iter().map(|row| row.requests_per_second).fold(1.0, f64::max);
-    let (left, top, height) = (70.0, 50.0, 300.0);
-    let bar = 12.0;
-    let group = bar * targets.len() as f64 + 24.0;
-    let width = left + group * workloads.len() as f64 + 20.0;
-    let legend_height = 20.0 * targets.len().div_ceil(4) as f64;
-    let total_height = top + height + 60.0 + legend_height;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{total_height:.0}" font-family="system-ui, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="#fbfaf7"/>"##);
-    let _ = writeln!(
-        out,
-        r##"<text x="{left}" y="24" font-size="16" font-weight="bold" fill="#1d2430">Requests per second (median), higher is better</text>"##
-    );
-    for step in 0..=4 {
-        let value = max * step as f64 / 4.0;
-        let y = top + height - height * step as f64 / 4.0;
-        let _ = writeln!(
-            out,
-            r##"<line x1="{left}" x2="{:.0}" y1="{y:.0}" y2="{y:.0}" stroke="#e3e0d8"/>"##,
-            width - 10.0
-        );
-        let _ = writeln!(
-            out,
-            r##"<text x="{:.0}" y="{:.0}" text-anchor="end" fill="#5b6678">{:.0}k</text>"##,
-            left - 6.0,
-            y + 4.0,
-            value / 1000.0
-        );
-    }
-    for (index, workload) in workloads.iter().enumerate() {
-        let x0 = left + 12.0 + group * index as f64;
-        for (position, target) in targets.iter().enumerate() {
-            let Some(row) =
-                rows.iter().find(|row| row.workload == *workload && row.target == *target)
-            else {
-                continue;
-            };
-            let bar_height = height * row.requests_per_second / max;
-            let x = x0 + bar * position as f64;
-            let color = if *target == "nginx" { colors[7] } else { colors[position % 7] };
-            let _ = writeln!(
-                out,
-                r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{bar_height:.1}" fill="{color}"><title>{target} {workload}: {:.0} req/s</title></rect>"#,
-                top + height - bar_height,
-                bar - 2.0,
-                row.requests_per_second
-            );
-        }
-        let _ = writeln!(
-            out,
-            r##"<text x="{:.0}" y="{:.0}" text-anchor="middle" fill="#1d2430">{workload}</text>"##,
-            x0 + bar * targets.len() as f64 / 2.0,
-            top + height + 18.0
-        );
-    }
-    for (position, target) in targets.iter().enumerate() {
-        let x = left + 175.0 * (position % 4) as f64;
-        let y = top + height + 44.0 + 20.0 * (position / 4) as f64;
-        let color = if *target == "nginx" { colors[7] } else { colors[position % 7] };
-        let _ = writeln!(
-            out,
-            r#"<rect x="{x:.0}" y="{:.0}" width="12" height="12" fill="{color}"/>"#,
-            y - 10.0
-        );
-        let _ = writeln!(
-            out,
-            r##"<text x="{:.0}" y="{y:.0}" fill="#1d2430">{target}</text>"##,
-            x + 18.0
-        );
-    }
-    out.push_str("</svg>\n");
-    out
+    (one_core, two_cores)
 }
 
 #[cfg(test)]
@@ -328,14 +275,19 @@ mod tests {
     }
 
     #[test]
-    fn the_chart_has_a_bar_per_row() {
-        let rows = [
-            row("a", "nginx", 1.0, 1.0),
-            row("a", "stage07_epoll", 2.0, 1.0),
-            row("b", "nginx", 3.0, 1.0),
-        ];
-        let chart = svg(&rows);
-        assert_eq!(chart.matches("<title>").count(), 3);
-        assert!(chart.starts_with("<svg") && chart.ends_with("</svg>\n"));
+    fn the_tables_are_read_back_for_the_charts() {
+        let one =
+            [row("small-50", "nginx", 100_000.0, 4.0), row("small-50", "stage07_epoll", 1.0, 3.6)];
+        let two = [row("close-50", "nginx", 50_000.0, 17.5)];
+        let mut text = markdown(&one, &[], "machine", "settings");
+        text.push_str(&two_core_markdown(&two));
+        let (one_core, two_cores) = parse(&text);
+        assert_eq!(one_core.len(), 2);
+        assert_eq!(
+            (one_core[1].target.as_str(), one_core[1].cpu_per_request_us),
+            ("stage07_epoll", 3.6)
+        );
+        assert_eq!(two_cores.len(), 1);
+        assert_eq!(two_cores[0].requests_per_second, 50_000.0);
     }
 }
