@@ -8,7 +8,7 @@ use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 use testkit::Text;
 
 use crate::markers::Markers;
-use crate::{measured, transcripts};
+use crate::{measured, profile, transcripts};
 
 /// A language the course is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +120,12 @@ pub fn differences(english: &str, chinese: &str) -> Vec<String> {
             ));
         }
     }
-    for (name, markers) in [("strace", transcripts::MARKERS), ("measured", measured::MARKERS)] {
+    let blocks = [
+        ("strace", transcripts::MARKERS),
+        ("measured", measured::MARKERS),
+        ("profile", profile::MARKERS),
+    ];
+    for (name, markers) in blocks {
         if english.has_block(markers) != chinese.has_block(markers) {
             found.push(format!("the {name} block is in one language only"));
         }

@@ -24,6 +24,7 @@ pub mod figures;
 pub mod lang;
 pub mod markers;
 pub mod measured;
+pub mod profile;
 pub mod transcripts;
 
 /// The stages, in order: testkit's one table (each stage's name and the sentence that says
@@ -86,6 +87,34 @@ pub fn workspace() -> PathBuf {
         .parent()
         .expect("site/ is inside the workspace")
         .to_path_buf()
+}
+
+/// The bench's profile figures the course pages show and link (the chart, and every flame
+/// graph), as pages of their own under `course/profiles/`; none before the first profile.
+///
+/// # Errors
+///
+/// When a figure cannot be read.
+pub fn profile_figures(workspace: &Path) -> io::Result<Vec<Page>> {
+    let mut pages = Vec::new();
+    let chart = workspace.join("bench/results/profile.svg");
+    if chart.is_file() {
+        let html = fs::read_to_string(&chart)?;
+        pages.push(Page { path: "course/profiles/profile.svg".into(), html });
+    }
+    let flame_graphs = workspace.join("bench/results/profiles");
+    if flame_graphs.is_dir() {
+        let mut names: Vec<String> = fs::read_dir(&flame_graphs)?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".svg"))
+            .collect();
+        names.sort();
+        for name in names {
+            let html = fs::read_to_string(flame_graphs.join(&name))?;
+            pages.push(Page { path: format!("course/profiles/{name}"), html });
+        }
+    }
+    Ok(pages)
 }
 
 /// Every course page in both languages, rendered from the files under `workspace`.
@@ -241,16 +270,20 @@ fn lesson(lang: Lang, index: usize, readme: &str, main: &str, name: &str) -> Str
 
 /// Markdown to HTML, headings with GitHub's anchors so that a lesson's `(#section)` links
 /// work on its page too. Links between lessons are rewritten to the lesson pages (a link to
-/// the lesson in the other language to that language's page); a link to the stage's own
+/// the lesson in the other language to that language's page), a section of a lesson to the
+/// same section of its page; a link to the stage's own
 /// `src/main.rs` goes to the code below the lesson; other relative links (files that exist
 /// only in the repository) become plain text.
 fn markdown(lang: Lang, stage: &str, text: &str) -> String {
     let page = |to: Lang, stage: &str| {
         if to == lang { format!("{stage}.html") } else { format!("/{}/{stage}.html", to.course()) }
     };
-    let rewrite = |url: &str| -> Option<String> {
-        if url.starts_with("http://") || url.starts_with("https://") || url.starts_with('#') {
-            return Some(url.into());
+    let rewrite_path = |url: &str| -> Option<String> {
+        // The bench's profile figures are served beside the pages (see `profile_figures`).
+        for (from, to) in profile::FIGURES {
+            if let Some(rest) = url.strip_prefix("../").and_then(|url| url.strip_prefix(from)) {
+                return Some(format!("{to}{rest}"));
+            }
         }
         if url == "src/main.rs" {
             return Some("#source".into());
@@ -271,6 +304,15 @@ fn markdown(lang: Lang, stage: &str, text: &str) -> String {
         }
         None
     };
+    let rewrite = |url: &str| -> Option<String> {
+        if url.starts_with("http://") || url.starts_with("https://") || url.starts_with('#') {
+            return Some(url.into());
+        }
+        match url.split_once('#') {
+            Some((path, section)) => rewrite_path(path).map(|page| format!("{page}#{section}")),
+            None => rewrite_path(url),
+        }
+    };
     let mut drop_link = Vec::new();
     let events = Parser::new_ext(text, Options::ENABLE_TABLES).filter_map(|event| match event {
         Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
@@ -278,6 +320,10 @@ fn markdown(lang: Lang, stage: &str, text: &str) -> String {
             drop_link.push(rewritten.is_none());
             rewritten
                 .map(|url| Event::Start(Tag::Link { link_type, dest_url: url.into(), title, id }))
+        }
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+            let url = rewrite(&dest_url).map_or(dest_url, CowStr::from);
+            Some(Event::Start(Tag::Image { link_type, dest_url: url, title, id }))
         }
         Event::End(TagEnd::Link) => {
             if drop_link.pop().unwrap_or(false) {
@@ -443,7 +489,8 @@ mod tests {
             Lang::English,
             "stage03_fork",
             "[a](src/main.rs) [b](../stage02_static/README.md) [c](tests/x.rs) [d](https://x.org) \
-             [e](README.zh-CN.md) [f](../README.md)",
+             [e](README.zh-CN.md) [f](../README.md) [g](../stage02_static/README.md#measured) \
+             [h](tests/x.rs#L3)",
         );
         assert!(html.contains(r##"<a href="#source">a</a>"##), "{html}");
         assert!(html.contains(r#"<a href="stage02_static.html">b</a>"#), "{html}");
@@ -452,6 +499,8 @@ mod tests {
         assert!(html.contains(r#"<a href="https://x.org">d</a>"#), "{html}");
         assert!(html.contains(r#"<a href="/zh/course/stage03_fork.html">e</a>"#), "{html}");
         assert!(html.contains(r#"<a href="/">f</a>"#), "{html}");
+        assert!(html.contains(r##"<a href="stage02_static.html#measured">g</a>"##), "{html}");
+        assert!(!html.contains("x.rs#L3"), "{html}");
         let html = markdown(
             Lang::Chinese,
             "stage03_fork",

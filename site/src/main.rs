@@ -1,5 +1,6 @@
 //! `cargo run -p site` first writes each lesson's "Measured" block from the benchmark's results
-//! (see `site::measured`) and the figures in its sentences (`site::figures`), then the course pages
+//! (see `site::measured`), its profile block (`site::profile`) and the figures in its sentences
+//! (`site::figures`), then the course pages
 //! into `www/course/` (English) and `www/zh/course/` (Chinese): one page per stage (its lesson
 //! rendered, then its src/main.rs), one page per pair of adjacent stages (the diff of their
 //! main.rs), one from each stage's twin. All are committed; tests fail when they are stale.
@@ -56,6 +57,25 @@ fn pages(workspace: &std::path::Path) -> io::Result<()> {
             }
         }
     }
+    let profile = fs::read_to_string(workspace.join(site::profile::PROFILE)).unwrap_or_default();
+    for stage in site::STAGES.map(|stage| stage.name) {
+        for lang in site::Lang::ALL {
+            let file = format!("{stage}/{}", lang.readme());
+            let readme = fs::read_to_string(workspace.join(&file))?;
+            // A lesson without the markers has no profile (stage01 serves no file).
+            if site::profile::MARKERS.block(&readme).is_err() {
+                continue;
+            }
+            let block = site::profile::readme_block(stage, &profile, lang);
+            let updated = site::profile::MARKERS
+                .replace_block(&readme, &block)
+                .map_err(|error| io::Error::other(format!("{file}: {error}")))?;
+            if updated != readme {
+                fs::write(workspace.join(&file), updated)?;
+                println!("updated {file} (profile)");
+            }
+        }
+    }
     for file in site::lessons() {
         let lesson = fs::read_to_string(workspace.join(&file))?;
         let filled = site::fill_figures(workspace, &lesson, &results)
@@ -65,7 +85,7 @@ fn pages(workspace: &std::path::Path) -> io::Result<()> {
             println!("updated {file} (figures)");
         }
     }
-    for page in site::pages(workspace)? {
+    for page in site::pages(workspace)?.into_iter().chain(site::profile_figures(workspace)?) {
         let path = workspace.join("www").join(&page.path);
         if let Some(folder) = path.parent() {
             fs::create_dir_all(folder)?;

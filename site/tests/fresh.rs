@@ -48,6 +48,30 @@ fn measured_blocks_match_the_bench_results() {
     }
 }
 
+/// Every lesson's profile block is what the bench's committed profile gives, and the course
+/// serves the committed figures as they are.
+#[test]
+fn profile_blocks_and_figures_match_the_bench_profile() {
+    let workspace = site::workspace();
+    let profile = fs::read_to_string(workspace.join(site::profile::PROFILE)).unwrap_or_default();
+    for stage in site::STAGES.map(|stage| stage.name) {
+        for lang in site::Lang::ALL {
+            let file = format!("{stage}/{}", lang.readme());
+            let readme = fs::read_to_string(workspace.join(&file)).unwrap();
+            let Ok(current) = site::profile::MARKERS.block(&readme) else { continue };
+            assert!(
+                current == site::profile::readme_block(stage, &profile, lang),
+                "{file}'s profile block is stale: run `cargo run -p site`"
+            );
+        }
+    }
+    for page in site::profile_figures(&workspace).unwrap() {
+        let path = workspace.join("www").join(&page.path);
+        let committed = fs::read_to_string(&path).unwrap_or_default();
+        assert!(committed == page.html, "{} is stale: run `cargo run -p site`", path.display());
+    }
+}
+
 /// Every figure generated into a lesson's sentences (`<!-- gen:... -->`) is what the bench's
 /// committed results and the current sources give.
 #[test]

@@ -1,0 +1,148 @@
+//! "Where the time goes" in every lesson, taken from the bench's profile
+//! (`cargo run --release -p bench -- --profile`, `bench/results/profile.md`): `cargo run -p
+//! site` writes, between the `profile:begin` and `profile:end` marker lines of a stage's
+//! README ([`MARKERS`]), the share of each category in that stage's CPU time beside the stage
+//! before it and nginx, links to its flame graphs, and the chart of every server. A test fails
+//! when a README's block differs from what the committed profile gives.
+
+use std::fmt::Write as _;
+
+use crate::markers::Markers;
+use crate::{Lang, STAGES};
+
+/// The marker lines around a README's generated profile.
+pub const MARKERS: Markers = Markers { begin: "<!-- profile:begin", end: "<!-- profile:end -->" };
+
+/// Where the profile is, relative to the workspace.
+pub const PROFILE: &str = "bench/results/profile.md";
+
+/// Where the flame graphs and the chart are, relative to the workspace, and where the course
+/// pages serve them.
+pub const FIGURES: [(&str, &str); 2] = [
+    ("bench/results/profiles/", "/course/profiles/"),
+    ("bench/results/profile.svg", "/course/profiles/profile.svg"),
+];
+
+/// One row of the profile: a server under a workload, its cells after the server's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    workload: String,
+    server: String,
+    /// CPU us/request, then the share of each category, as printed.
+    cells: Vec<String>,
+}
+
+/// The profile's tables: their header (after `server`, without the flame graph column), and
+/// their rows.
+fn parse(text: &str) -> (Vec<String>, Vec<Row>) {
+    let mut header = Vec::new();
+    let mut rows = Vec::new();
+    let mut workload = String::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("### ") {
+            workload = name.trim().to_string();
+            continue;
+        }
+        let Some(inner) = line.trim().strip_prefix('|').and_then(|rest| rest.strip_suffix('|'))
+        else {
+            continue;
+        };
+        let cells: Vec<&str> = inner.split('|').map(str::trim).collect();
+        let Some((first, rest)) = cells.split_first() else { continue };
+        // The last column links the flame graph: the lesson links it in its own words.
+        let rest = &rest[..rest.len().saturating_sub(1)];
+        if *first == "server" {
+            header = rest.iter().map(|cell| cell.to_string()).collect();
+        } else if !first.starts_with("---") {
+            let cells = rest.iter().map(|cell| cell.to_string()).collect();
+            rows.push(Row { workload: workload.clone(), server: first.to_string(), cells });
+        }
+    }
+    (header, rows)
+}
+
+/// What stands between a lesson's markers: where the figures come from and the stage's flame
+/// graphs (in the lesson's language), the table of the stage, the stage before it and nginx,
+/// and the chart of every server. Empty when the profile has no row of the stage.
+pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
+    let (header, rows) = parse(profile);
+    if !rows.iter().any(|row| row.server == stage) {
+        return String::new();
+    }
+    let index = STAGES.iter().position(|known| known.name == stage);
+    let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
+    let servers: Vec<&str> = previous.into_iter().chain([stage, "nginx"]).collect();
+    let mut workloads: Vec<&str> = Vec::new();
+    for row in rows.iter().filter(|row| row.server == stage) {
+        if !workloads.contains(&row.workload.as_str()) {
+            workloads.push(&row.workload);
+        }
+    }
+    let flame_graphs: Vec<String> = workloads
+        .iter()
+        .map(|workload| format!("[{workload}](../bench/results/profiles/{stage}-{workload}.svg)"))
+        .collect();
+    let flame_graphs = flame_graphs.join(", ");
+    let mut out = match lang {
+        Lang::English => format!(
+            "Where the server's CPU time goes, from [{PROFILE}](../{PROFILE}) (`cargo run \
+             --release -p bench -- --profile`: `perf record` while wrk loads the server, one \
+             run): the share of its samples in each category, beside its CPU time per request \
+             over the same run. Its flame graphs: {flame_graphs}.\n\n"
+        ),
+        Lang::Chinese => format!(
+            "服务器的 CPU 时间花在哪里，摘自 [{PROFILE}](../{PROFILE})（`cargo run --release -p \
+             bench -- --profile`：wrk 加压时用 `perf record` 采样，一次运行）：各类所占的采样比例，\
+             旁边是同一次运行里每个请求的 CPU 时间。它的火焰图：{flame_graphs}。\n\n"
+        ),
+    };
+    let _ = writeln!(out, "| workload | server | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|---|{}", "---:|".repeat(header.len()));
+    for workload in &workloads {
+        for server in &servers {
+            let found = rows.iter().find(|row| row.workload == *workload && row.server == *server);
+            if let Some(row) = found {
+                let name =
+                    if *server == stage { format!("**{server}**") } else { server.to_string() };
+                let _ = writeln!(out, "| {workload} | {name} | {} |", row.cells.join(" | "));
+            }
+        }
+    }
+    let alt = match lang {
+        Lang::English => "Every stage's and nginx's CPU time per request, by category",
+        Lang::Chinese => "每一步和 nginx 每个请求的 CPU 时间，按类别分开",
+    };
+    let _ = writeln!(out, "\n![{alt}](../bench/results/profile.svg)");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILE_MD: &str = "# Where a request's CPU time goes
+
+Machine: x.
+
+### small-50
+
+| server | CPU us/request | TCP send | own code | flame graph |
+|---|---:|---:|---:|---|
+| stage06_nonblocking | 5.90 | 40% | 20% | [svg](profiles/stage06_nonblocking-small-50.svg) |
+| stage07_epoll | 6.00 | 41% | 19% | [svg](profiles/stage07_epoll-small-50.svg) |
+| stage08_reuseport | 6.10 | 42% | 18% | [svg](profiles/stage08_reuseport-small-50.svg) |
+| nginx | 8.00 | 30% | 30% | [svg](profiles/nginx-small-50.svg) |
+";
+
+    #[test]
+    fn a_lesson_gets_its_stage_the_one_before_and_nginx() {
+        let block = readme_block("stage07_epoll", PROFILE_MD, Lang::English);
+        assert!(block.contains("| workload | server | CPU us/request | TCP send | own code |\n"));
+        assert!(block.contains("| small-50 | stage06_nonblocking | 5.90 | 40% | 20% |\n"));
+        assert!(block.contains("| small-50 | **stage07_epoll** | 6.00 | 41% | 19% |\n"));
+        assert!(block.contains("| small-50 | nginx | 8.00 | 30% | 30% |\n"));
+        assert!(!block.contains("stage08"), "{block}");
+        assert!(block.contains("[small-50](../bench/results/profiles/stage07_epoll-small-50.svg)"));
+        assert!(readme_block("stage01_hello", PROFILE_MD, Lang::English).is_empty());
+    }
+}
