@@ -180,21 +180,7 @@ pub fn svg(rows: &[Row], heading: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn row(workload: &str, target: &str, rps: f64, cpu: f64) -> Row {
-        Row {
-            workload: workload.into(),
-            target: target.into(),
-            requests_per_second: rps,
-            p50: Duration::from_micros(300),
-            p99: Duration::from_millis(12),
-            errors: 0,
-            cpu_per_request_us: cpu,
-            cpu_range_us: (cpu, cpu),
-            peak_rss_mib: 3.0,
-        }
-    }
+    use crate::report::row;
 
     #[test]
     fn each_row_has_a_named_bar_in_each_measure() {

@@ -221,23 +221,25 @@ pub fn parse(markdown: &str) -> (Vec<Row>, Vec<Row>) {
     (one_core, two_cores)
 }
 
+/// A row for the tests of the tables and the charts: fixed latencies and memory.
+#[cfg(test)]
+pub(crate) fn row(workload: &str, target: &str, rps: f64, cpu: f64) -> Row {
+    Row {
+        workload: workload.into(),
+        target: target.into(),
+        requests_per_second: rps,
+        p50: Duration::from_micros(300),
+        p99: Duration::from_millis(12),
+        errors: 0,
+        cpu_per_request_us: cpu,
+        cpu_range_us: (cpu, cpu),
+        peak_rss_mib: 3.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(workload: &str, target: &str, rps: f64, cpu: f64) -> Row {
-        Row {
-            workload: workload.into(),
-            target: target.into(),
-            requests_per_second: rps,
-            p50: Duration::from_micros(300),
-            p99: Duration::from_millis(12),
-            errors: 0,
-            cpu_per_request_us: cpu,
-            cpu_range_us: (cpu, cpu),
-            peak_rss_mib: 3.0,
-        }
-    }
 
     #[test]
     fn median_of_three_and_of_even_counts() {
