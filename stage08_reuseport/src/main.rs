@@ -62,10 +62,13 @@ fn main() {
     // has its own queue, and the kernel spreads incoming connections between them.
     let listeners = config.listen_reuseport(workers).or_exit();
     let mut threads = Vec::new();
-    for (number, listener) in listeners.into_iter().enumerate() {
+    // Every worker's poller is made before any worker runs: a worker that made its own later,
+    // once the others had used up the descriptors on clients, could not start at all.
+    let pollers: Vec<Poller> = listeners.iter().map(|_| Poller::new().or_exit()).collect();
+    for (number, (listener, poller)) in listeners.into_iter().zip(pollers).enumerate() {
         let site = site.clone();
         let worker = thread::Builder::new().name(format!("worker-{number}"));
-        threads.push(worker.spawn(move || event_loop(listener, site, settings)).or_exit());
+        threads.push(worker.spawn(move || event_loop(listener, poller, site, settings)).or_exit());
     }
     // The workers never return; a worker that cannot go on ends the process (`or_exit`).
     for thread in threads {
@@ -75,14 +78,14 @@ fn main() {
 
 /// One worker: stage07's event loop, on its own listener, with its own poller and sessions.
 /// Nothing here is shared with the other workers.
-fn event_loop(listener: TcpListener, site: Site, settings: Settings) {
+fn event_loop(listener: TcpListener, poller: Poller, site: Site, settings: Settings) {
     // Non-blocking: accept, read and write return WouldBlock instead of waiting.
     listener.set_nonblocking(true).or_exit();
     let mut sessions = Slab::new();
     let mut buffer = vec![0; READ_BUFFER_BYTES];
     let mut next_deadline = None;
     let mut accepting_again = None;
-    let poller = Rc::new(Poller::new().or_exit());
+    let poller = Rc::new(poller);
     // Level-triggered, like plain epoll: a socket is reported for as long as it is ready, so
     // bytes left unread are reported again, and interest changes only when it must. (polling's
     // default is oneshot: report once, then nothing until the key is re-armed with `modify`.)
