@@ -15,6 +15,7 @@ use inferno::collapse::Collapse;
 use inferno::collapse::perf::{Folder, Options as FoldOptions};
 use inferno::flamegraph::{self, Options as FlameOptions};
 
+use crate::report;
 use crate::server::{self, Target};
 use crate::wrk;
 
@@ -390,11 +391,7 @@ pub fn parse(markdown: &str) -> Vec<Breakdown> {
             workload = name.trim();
             continue;
         }
-        let Some(inner) = line.trim().strip_prefix('|').and_then(|rest| rest.strip_suffix('|'))
-        else {
-            continue;
-        };
-        let cells: Vec<&str> = inner.split('|').map(str::trim).collect();
+        let Some(cells) = report::cells(line) else { continue };
         let [server, cpu, shares @ .., _flame_graph] = cells.as_slice() else { continue };
         let shares: Vec<u64> =
             shares.iter().filter_map(|share| share.strip_suffix('%')?.parse().ok()).collect();

@@ -182,6 +182,12 @@ fn load_table(rows: &[Row], first_header: &str) -> String {
     out
 }
 
+/// The cells of a Markdown table row, or `None` for a line that is not one.
+pub fn cells(line: &str) -> Option<Vec<&str>> {
+    let inner = line.trim().strip_prefix('|')?.strip_suffix('|')?;
+    Some(inner.split('|').map(str::trim).collect())
+}
+
 /// The load tables of results written by [`markdown`] and [`two_core_markdown`], read back:
 /// the one-core rows and the two-core rows, with what the charts need (requests/s and the
 /// median CPU time per request; latencies are left at zero).
@@ -189,11 +195,7 @@ pub fn parse(markdown: &str) -> (Vec<Row>, Vec<Row>) {
     let (mut one_core, mut two_cores) = (Vec::new(), Vec::new());
     let mut in_two_cores = false;
     for line in markdown.lines() {
-        let Some(inner) = line.trim().strip_prefix('|').and_then(|rest| rest.strip_suffix('|'))
-        else {
-            continue;
-        };
-        let cells: Vec<&str> = inner.split('|').map(str::trim).collect();
+        let Some(cells) = cells(line) else { continue };
         if cells.first() == Some(&TWO_CORE_HEADER) {
             in_two_cores = true;
         }

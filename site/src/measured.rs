@@ -60,7 +60,7 @@ pub(crate) struct Results {
 }
 
 /// The cells of a Markdown table row, or `None` for a line that is not one.
-fn cells(line: &str) -> Option<Vec<&str>> {
+pub(crate) fn cells(line: &str) -> Option<Vec<&str>> {
     let inner = line.trim().strip_prefix('|')?.strip_suffix('|')?;
     Some(inner.split('|').map(str::trim).collect())
 }

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 
 use crate::markers::Markers;
+use crate::measured::cells;
 use crate::{Lang, STAGES};
 
 /// The marker lines around a README's generated profile.
@@ -43,11 +44,7 @@ fn parse(text: &str) -> (Vec<String>, Vec<Row>) {
             workload = name.trim().to_string();
             continue;
         }
-        let Some(inner) = line.trim().strip_prefix('|').and_then(|rest| rest.strip_suffix('|'))
-        else {
-            continue;
-        };
-        let cells: Vec<&str> = inner.split('|').map(str::trim).collect();
+        let Some(cells) = cells(line) else { continue };
         let Some((first, rest)) = cells.split_first() else { continue };
         // The last column links the flame graph: the lesson links it in its own words.
         let rest = &rest[..rest.len().saturating_sub(1)];
