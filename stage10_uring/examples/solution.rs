@@ -16,16 +16,17 @@
 //! `strace -f -p $(pgrep stage10)` (almost nothing but `io_uring_enter`) with stage07's.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, ErrorKind};
 use std::mem;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::thread;
 use std::time::Instant;
 
 use clap::Args;
-use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use io_uring::{cqueue, opcode, squeue, types};
 use slab::Slab;
 
@@ -45,6 +46,10 @@ const BUFFER_GROUP: u16 = 0;
 
 /// How many accepts are in flight at once, each with its own place for the peer's address.
 const ACCEPTS: usize = 16;
+
+/// The size each connection's pipe asks for, and so the most of a large file one splice
+/// moves: 64 pages, where a pipe has 16 unless made larger.
+const PIPE_BYTES: usize = 256 * 1024;
 
 /// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
 /// open for more requests.
@@ -75,6 +80,8 @@ enum Operation {
     Cancel = 4,
     /// A receive buffer given back to the kernel.
     ProvideBuffer = 5,
+    /// A wait for room in the socket of the connection with this key (a splice does not wait).
+    Writable = 6,
 }
 
 impl Operation {
@@ -87,6 +94,7 @@ impl Operation {
             3 => Operation::Close,
             4 => Operation::Cancel,
             5 => Operation::ProvideBuffer,
+            6 => Operation::Writable,
             _ => unreachable!("only our own user_data comes back"),
         }
     }
@@ -104,6 +112,64 @@ struct Session {
     /// Its deadline passed while an operation was in flight: the operation is being
     /// cancelled, and the connection times out when it completes.
     expired: bool,
+    /// The pipe a large file is sent through, made for the connection's first one.
+    pipe: Option<Pipe>,
+}
+
+/// A pipe between a large file and a socket. io_uring has no sendfile, but it has splice,
+/// which moves bytes between a pipe and a file or a socket: the file's pages go into the pipe
+/// and from the pipe into the socket by reference, never copied through this process.
+struct Pipe {
+    reader: OwnedFd,
+    writer: OwnedFd,
+    /// Bytes spliced in from the file and not yet out into the socket.
+    holds: usize,
+}
+
+impl Pipe {
+    fn new() -> io::Result<Pipe> {
+        let mut ends = [0; 2];
+        // SAFETY: pipe2 writes two new descriptors into `ends`, which has room for them.
+        if unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just made, and nothing else owns them.
+        let (reader, writer) =
+            unsafe { (OwnedFd::from_raw_fd(ends[0]), OwnedFd::from_raw_fd(ends[1])) };
+        // Refused past the user's share of pipe pages (fs.pipe-user-pages-soft), the pipe
+        // keeps its 16 pages and simply moves less at a time.
+        // SAFETY: F_SETPIPE_SZ only changes the pipe's size; the descriptor is open.
+        unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES as libc::c_int) };
+        Ok(Pipe { reader, writer, holds: 0 })
+    }
+
+    /// Moves the file's next `count` bytes (from its position, which moves on) into the empty
+    /// pipe, with splice(2) itself rather than through the ring. A splice in the ring runs on
+    /// one of the kernel's worker threads: a switch to that thread and back for a call that
+    /// cannot wait for a client (the pipe has room), only at worst for the disk, as every
+    /// stage's file reads do.
+    fn fill(&mut self, file: &File, count: usize) -> io::Result<()> {
+        // SAFETY: both descriptors are open (borrowed), and null offsets make the kernel use
+        // and move the file's own position: no memory of ours is read or written.
+        let moved = unsafe {
+            libc::splice(
+                file.as_raw_fd(),
+                ptr::null_mut(),
+                self.writer.as_raw_fd(),
+                ptr::null_mut(),
+                count,
+                0,
+            )
+        };
+        match moved {
+            -1 => Err(io::Error::last_os_error()),
+            0 => Err(io::Error::new(ErrorKind::UnexpectedEof, "file shrank while being sent")),
+            moved => {
+                self.holds = moved as usize;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Where one accept writes the address of the peer it accepts.
@@ -137,7 +203,6 @@ fn event_loop(listener: TcpListener, site: Site, settings: Settings) {
     // the receive queued right after it finds the bytes there and completes at once, instead
     // of making the kernel arm a poll on an empty socket and come back later.
     common::net::defer_accept(&listener).or_exit();
-    ring::keep_freed_memory();
     let mut ring = ring::start().or_exit();
     let mut sessions: Slab<Session> = Slab::new();
     // The receive buffers and the accepts' address places are handed to the kernel by
@@ -197,8 +262,22 @@ fn event_loop(listener: TcpListener, site: Site, settings: Settings) {
                 }
                 Operation::Send => {
                     let session = sessions.get_mut(key).expect("a session outlives its operations");
-                    let outcome = result.and_then(|count| sent(session, count));
-                    handle_completion(key, session, outcome, &mut queued, settings);
+                    match result {
+                        // The socket's buffer is full. A send waits for room in the kernel; a
+                        // splice from the pipe says so instead (see `accept`): wait for room,
+                        // then splice again.
+                        Err(error) if error.kind() == ErrorKind::WouldBlock && !session.expired => {
+                            queued.wait_writable(key, session);
+                        }
+                        result => {
+                            let outcome = result.and_then(|count| sent(session, count));
+                            handle_completion(key, session, outcome, &mut queued, settings);
+                        }
+                    }
+                }
+                Operation::Writable => {
+                    let session = sessions.get_mut(key).expect("a session outlives its operations");
+                    handle_completion(key, session, result.map(drop), &mut queued, settings);
                 }
                 Operation::Close => drop(sessions.remove(key)),
                 // Nothing to do: a cancelled operation reports in its own completion.
@@ -232,8 +311,9 @@ fn handle_completion(
 ) {
     session.in_flight = None;
     let outcome = match outcome {
-        // A cancelled operation is no error: its connection's time is up.
-        Err(error) if session.expired && error.raw_os_error() == Some(libc::ECANCELED) => Ok(()),
+        // Its time is up: whatever the cancelled operation reports (ECANCELED, or a splice's
+        // EINTR or EAGAIN), the connection times out.
+        Err(_) if session.expired => Ok(()),
         other => other,
     };
     if mem::take(&mut session.expired) {
@@ -278,10 +358,14 @@ fn received(
     Ok(())
 }
 
-/// A send has completed, having sent `count` bytes.
+/// A send has completed, having sent `count` bytes: queued bytes, or a file's from the pipe.
 fn sent(session: &mut Session, count: u32) -> io::Result<()> {
     if count == 0 {
         return Err(ErrorKind::WriteZero.into());
+    }
+    // While the pipe holds part of a file, nothing else is sent: these bytes came from it.
+    if let Some(pipe) = session.pipe.as_mut().filter(|pipe| pipe.holds > 0) {
+        pipe.holds -= count as usize;
     }
     session.connection.sent(count as usize);
     Ok(())
@@ -307,7 +391,8 @@ fn accepted(
     };
     let peer = address.as_socket().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
     let connection = Connection::new(peer, site.clone(), settings);
-    let session = Session { fd: fd as RawFd, peer, connection, in_flight: None, expired: false };
+    let session =
+        Session { fd: fd as RawFd, peer, connection, in_flight: None, expired: false, pipe: None };
     let key = sessions.insert(session);
     queued.next_operation(key, &mut sessions[key])
 }
@@ -325,7 +410,7 @@ fn close_expired(
         if session.expired || session.connection.deadline() > now {
             continue;
         }
-        if let Some(operation @ (Operation::Receive | Operation::Send)) = session.in_flight {
+        if let Some(operation) = session.in_flight.filter(|&op| op != Operation::Close) {
             session.expired = true;
             queued.cancel(key, operation);
         }
@@ -342,34 +427,54 @@ struct Queued(VecDeque<squeue::Entry>);
 
 impl Queued {
     /// Queues what a connection with no operation in flight needs next: a send of what its
-    /// `Connection` has queued, its close when it is over, otherwise a receive.
+    /// `Connection` has queued (a large file through its pipe), its close when it is over,
+    /// otherwise a receive.
     fn next_operation(&mut self, key: usize, session: &mut Session) -> io::Result<()> {
-        if session.connection.wants_write() {
-            // io_uring has no sendfile (its splice needs a pipe between file and socket): a
-            // large file is read into memory a chunk at a time, and each chunk sent.
-            let pending = session.connection.to_send_bytes()?;
-            // The bytes live in the Connection's own buffer, on the heap: moving the session
-            // (the slab growing) does not move them, and nothing changes the Connection until
-            // this send completes (one operation in flight per connection).
-            let send =
-                opcode::Send::new(types::Fd(session.fd), pending.as_ptr(), pending.len() as u32)
+        let socket = types::Fd(session.fd);
+        match session.connection.to_send() {
+            Pending::Bytes(bytes) => {
+                // The bytes live in the Connection's own buffer, on the heap: moving the
+                // session (the slab growing) does not move them, and nothing changes the
+                // Connection until this send completes (one operation in flight per connection).
+                let send = opcode::Send::new(socket, bytes.as_ptr(), bytes.len() as u32)
                     .flags(libc::MSG_NOSIGNAL);
-            self.push(send.build(), key, Operation::Send);
-            session.in_flight = Some(Operation::Send);
-        } else if session.connection.is_finished() {
-            self.close(key, session);
-        } else {
-            // No buffer of ours: the kernel picks one of the provided buffers when bytes
-            // arrive, so a connection waiting for its next request holds none.
-            let receive =
-                opcode::Recv::new(types::Fd(session.fd), ptr::null_mut(), BUFFER_BYTES as u32)
+                self.push(send.build(), key, Operation::Send);
+                session.in_flight = Some(Operation::Send);
+            }
+            Pending::File(file, count) => {
+                let pipe = match &mut session.pipe {
+                    Some(pipe) => pipe,
+                    None => session.pipe.insert(Pipe::new()?),
+                };
+                if pipe.holds == 0 {
+                    pipe.fill(file, count.min(PIPE_BYTES))?;
+                }
+                // An offset of -1: a pipe has no position to give.
+                let from_pipe = types::Fd(pipe.reader.as_raw_fd());
+                let splice = opcode::Splice::new(from_pipe, -1, socket, -1, pipe.holds as u32);
+                self.push(splice.build(), key, Operation::Send);
+                session.in_flight = Some(Operation::Send);
+            }
+            Pending::Nothing if session.connection.is_finished() => self.close(key, session),
+            Pending::Nothing => {
+                // No buffer of ours: the kernel picks one of the provided buffers when bytes
+                // arrive, so a connection waiting for its next request holds none.
+                let receive = opcode::Recv::new(socket, ptr::null_mut(), BUFFER_BYTES as u32)
                     .buf_group(BUFFER_GROUP)
                     .build()
                     .flags(squeue::Flags::BUFFER_SELECT);
-            self.push(receive, key, Operation::Receive);
-            session.in_flight = Some(Operation::Receive);
+                self.push(receive, key, Operation::Receive);
+                session.in_flight = Some(Operation::Receive);
+            }
         }
         Ok(())
+    }
+
+    /// Queues a wait until the connection's socket has room to send into.
+    fn wait_writable(&mut self, key: usize, session: &mut Session) {
+        let poll = opcode::PollAdd::new(types::Fd(session.fd), libc::POLLOUT as u32);
+        self.push(poll.build(), key, Operation::Writable);
+        session.in_flight = Some(Operation::Writable);
     }
 
     /// Queues the close of a connection's socket: its last operation.
@@ -396,7 +501,10 @@ impl Queued {
             address,
             &raw mut place_pointer.length,
         )
-        .flags(libc::SOCK_CLOEXEC);
+        // Non-blocking, for splice's sake alone: the ring's receives and sends wait for a
+        // socket without a thread, but a splice runs on one of the kernel's worker threads and
+        // would hold it while a client does not read. Non-blocking, it returns EAGAIN instead.
+        .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
         self.push(accept.build(), place, Operation::Accept);
     }
 

@@ -1,7 +1,6 @@
 //! The ring's plumbing, apart from the model in main.rs: setting the ring up, handing it the
 //! queued operations and waiting, naming an operation in its `user_data`, reading a
-//! completion's result, and one setting of the allocator. None of it decides what a connection
-//! does next; main.rs does.
+//! completion's result. None of it decides what a connection does next; main.rs does.
 
 use std::collections::VecDeque;
 use std::io;
@@ -17,11 +16,6 @@ const SUBMISSION_ENTRIES: u32 = 256;
 /// complete at once than there is room for; the kernel then keeps the rest (it has
 /// `IORING_FEAT_NODROP`) and hands them over once we have made room.
 const COMPLETION_ENTRIES: u32 = 4096;
-
-/// How much freed memory the allocator may keep at the top of its heap before it gives any
-/// back to the kernel (glibc's default is 128 KiB): 32 MiB holds the file chunks of 500
-/// connections. See [`keep_freed_memory`].
-const KEEP_FREED_BYTES: libc::c_int = 32 * 1024 * 1024;
 
 /// Sets up the ring, or says in one line why this kernel cannot.
 pub fn start() -> io::Result<IoUring> {
@@ -125,22 +119,6 @@ pub fn unpack(user_data: u64) -> (usize, u8) {
 /// (the kernel writes `-errno` there on failure).
 pub fn outcome(result: i32) -> io::Result<u32> {
     u32::try_from(result).map_err(|_| io::Error::from_raw_os_error(-result))
-}
-
-/// Asks the allocator to keep the memory that a batch of completions frees,
-/// instead of giving it back to the kernel at once. Completions come in batches, and so do
-/// frees: when the sends of many large responses complete in one turn, their chunk buffers
-/// are freed together, glibc finds the top of its heap free and returns it (`brk`), and the
-/// next turn takes it back one page fault per 4 KiB page. stage07 frees one buffer at a time,
-/// between allocations, and never meets this.
-pub fn keep_freed_memory() {
-    // SAFETY: mallopt only changes a setting of glibc's allocator, under the allocator's own
-    // lock, so it may be called at any time and from any thread. (The setting is glibc's: built
-    // for another C library, the stage leaves that library's allocator as it is.)
-    #[cfg(target_env = "gnu")]
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP_FREED_BYTES);
-    }
 }
 
 #[cfg(test)]
