@@ -19,6 +19,8 @@
 //!   COLUMN is `requests/s`, `p50`, `p99`, `cpu` (the median, in us) or `rss` for a load, and
 //!   `idle-cpu`, `per-connection` or `fresh-request` for `idle`.
 //! - `ratio WORKLOAD SERVER OTHER COLUMN`: SERVER's `requests/s` or `cpu` over OTHER's, as `1.29x`.
+//! - `share WORKLOAD SERVER KEYS`: the share of SERVER's CPU time that the profile's categories
+//!   named by KEYS take together, as `27%` ([`crate::profile::share`]: `waiting+own`).
 
 use crate::measured::{Load, Results};
 
@@ -31,8 +33,9 @@ const CLOSE: &str = "<!-- /gen -->";
 
 /// `lesson` with every generated figure's value written anew.
 ///
-/// `results` is the text of the bench results; `diff_lines` counts, for two stages, what the
-/// lessons' command counts between their `src/main.rs` ([`counted_diff_lines`]).
+/// `results` is the text of the bench results, `profile` that of its profile; `diff_lines`
+/// counts, for two stages, what the lessons' command counts between their `src/main.rs`
+/// ([`counted_diff_lines`]).
 ///
 /// # Errors
 ///
@@ -41,6 +44,7 @@ const CLOSE: &str = "<!-- /gen -->";
 pub fn fill(
     lesson: &str,
     results: &str,
+    profile: &str,
     diff_lines: impl Fn(&str, &str) -> Result<usize, String>,
 ) -> Result<String, String> {
     let results = crate::measured::parse(results);
@@ -61,8 +65,8 @@ pub fn fill(
             return Err(format!("`{line}`: a figure is `{OPEN}KIND ARGS{NAMED}VALUE{CLOSE}`"));
         };
         let spec = &line[OPEN.len()..named];
-        let value =
-            figure(spec, &results, &diff_lines).map_err(|error| format!("`{spec}`: {error}"))?;
+        let value = figure(spec, &results, profile, &diff_lines)
+            .map_err(|error| format!("`{spec}`: {error}"))?;
         out.push_str(&rest[..start + named + NAMED.len()]);
         out.push_str(&value);
         out.push_str(CLOSE);
@@ -76,6 +80,7 @@ pub fn fill(
 fn figure(
     spec: &str,
     results: &Results,
+    profile: &str,
     diff_lines: impl Fn(&str, &str) -> Result<usize, String>,
 ) -> Result<String, String> {
     match spec.split_whitespace().collect::<Vec<_>>().as_slice() {
@@ -92,8 +97,9 @@ fn figure(
                 _ => Err(format!("a ratio is of `requests/s` or `cpu`, not `{column}`")),
             }
         }
-        _ => Err("unknown figure: `diff-lines A B`, `cell WORKLOAD SERVER COLUMN` or \
-                  `ratio WORKLOAD SERVER OTHER COLUMN`"
+        ["share", workload, server, keys] => crate::profile::share(profile, workload, server, keys),
+        _ => Err("unknown figure: `diff-lines A B`, `cell WORKLOAD SERVER COLUMN`, \
+                  `ratio WORKLOAD SERVER OTHER COLUMN` or `share WORKLOAD SERVER KEYS`"
             .to_string()),
     }
 }
@@ -170,7 +176,7 @@ mod tests {
                       CPU <!-- gen:cell small-50 nginx cpu -->old<!-- /gen -->; idle \
                       <!-- gen:cell idle stage05_coroutines idle-cpu -->1.0%<!-- /gen -->.\n";
         assert_eq!(
-            fill(lesson, RESULTS, no_sources).unwrap(),
+            fill(lesson, RESULTS, "", no_sources).unwrap(),
             "It is <!-- gen:ratio small-50 stage04_threads nginx requests/s -->1.29x<!-- /gen --> \
              nginx's, p99 <!-- gen:cell small-50 stage04_threads p99 -->3140 us<!-- /gen -->,\n\
              CPU <!-- gen:cell small-50 nginx cpu -->19.58 us<!-- /gen -->; idle \
@@ -186,7 +192,7 @@ mod tests {
         // that themselves start with `-` or `+`.
         assert_eq!(counted_diff_lines(diff), 3);
         let lesson = "n = <!-- gen:diff-lines a b -->0<!-- /gen -->";
-        let filled = fill(lesson, "", |_, _| Ok(counted_diff_lines(diff))).unwrap();
+        let filled = fill(lesson, "", "", |_, _| Ok(counted_diff_lines(diff))).unwrap();
         assert_eq!(filled, "n = <!-- gen:diff-lines a b -->3<!-- /gen -->");
     }
 
@@ -202,7 +208,7 @@ mod tests {
             // At the start of a line it would begin an HTML block.
             "Its p99 is\n  <!-- gen:cell small-50 nginx p99 -->1<!-- /gen -->.",
         ] {
-            assert!(fill(bad, RESULTS, no_sources).is_err(), "{bad}");
+            assert!(fill(bad, RESULTS, "", no_sources).is_err(), "{bad}");
         }
     }
 }

@@ -50,14 +50,38 @@ pub fn lessons() -> Vec<String> {
     stages.chain(Lang::ALL.into_iter().map(|lang| lang.readme().to_string())).collect()
 }
 
-/// `lesson` with its generated figures ([`figures`]) written from the files under `workspace`
-/// and the bench results `results`.
+/// A lesson (the README at `file`, relative to the workspace) with everything generated in it
+/// written anew: for a stage's lesson its measured block and, where it has the markers, its
+/// profile block; then the figures in its sentences ([`figures`]), from the files under
+/// `workspace`, the bench results `results` and the bench profile `profile`.
 ///
 /// # Errors
 ///
-/// As [`figures::fill`].
-pub fn fill_figures(workspace: &Path, lesson: &str, results: &str) -> Result<String, String> {
-    figures::fill(lesson, results, |before, after| main_rs_diff_lines(workspace, before, after))
+/// A block's markers are broken, or as [`figures::fill`].
+pub fn generated_lesson(
+    workspace: &Path,
+    file: &str,
+    lesson: &str,
+    results: &str,
+    profile: &str,
+) -> Result<String, String> {
+    let mut lesson = lesson.to_string();
+    let stage = STAGES.iter().find(|stage| file.starts_with(&format!("{}/", stage.name)));
+    if let Some(stage) = stage {
+        let lang = Lang::ALL.into_iter().find(|lang| file.ends_with(lang.readme()));
+        let lang =
+            lang.ok_or_else(|| format!("{file}: a lesson is README.md or README.zh-CN.md"))?;
+        let block = measured::readme_block(stage.name, results, lang);
+        lesson = measured::MARKERS.replace_block(&lesson, &block)?;
+        // A lesson without the markers has no profile (stage01 serves no file).
+        if profile::MARKERS.block(&lesson).is_ok() {
+            let block = profile::readme_block(stage.name, profile, lang);
+            lesson = profile::MARKERS.replace_block(&lesson, &block)?;
+        }
+    }
+    figures::fill(&lesson, results, profile, |before, after| {
+        main_rs_diff_lines(workspace, before, after)
+    })
 }
 
 /// The lines added or removed between two stages' `src/main.rs`, as the lessons have the

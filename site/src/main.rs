@@ -40,49 +40,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes every lesson's measured block, then every course page into `www/`.
+/// Writes what is generated in every lesson (its measured and profile blocks, the figures in
+/// its sentences), then every course page into `www/`.
 fn pages(workspace: &std::path::Path) -> io::Result<()> {
     let results = fs::read_to_string(workspace.join(site::measured::RESULTS))?;
-    for stage in site::STAGES.map(|stage| stage.name) {
-        for lang in site::Lang::ALL {
-            let file = format!("{stage}/{}", lang.readme());
-            let readme = fs::read_to_string(workspace.join(&file))?;
-            let block = site::measured::readme_block(stage, &results, lang);
-            let updated = site::measured::MARKERS
-                .replace_block(&readme, &block)
-                .map_err(|error| io::Error::other(format!("{file}: {error}")))?;
-            if updated != readme {
-                fs::write(workspace.join(&file), updated)?;
-                println!("updated {file} (measured)");
-            }
-        }
-    }
     let profile = fs::read_to_string(workspace.join(site::profile::PROFILE)).unwrap_or_default();
-    for stage in site::STAGES.map(|stage| stage.name) {
-        for lang in site::Lang::ALL {
-            let file = format!("{stage}/{}", lang.readme());
-            let readme = fs::read_to_string(workspace.join(&file))?;
-            // A lesson without the markers has no profile (stage01 serves no file).
-            if site::profile::MARKERS.block(&readme).is_err() {
-                continue;
-            }
-            let block = site::profile::readme_block(stage, &profile, lang);
-            let updated = site::profile::MARKERS
-                .replace_block(&readme, &block)
-                .map_err(|error| io::Error::other(format!("{file}: {error}")))?;
-            if updated != readme {
-                fs::write(workspace.join(&file), updated)?;
-                println!("updated {file} (profile)");
-            }
-        }
-    }
     for file in site::lessons() {
         let lesson = fs::read_to_string(workspace.join(&file))?;
-        let filled = site::fill_figures(workspace, &lesson, &results)
+        let generated = site::generated_lesson(workspace, &file, &lesson, &results, &profile)
             .map_err(|error| io::Error::other(format!("{file}: {error}")))?;
-        if filled != lesson {
-            fs::write(workspace.join(&file), filled)?;
-            println!("updated {file} (figures)");
+        if generated != lesson {
+            fs::write(workspace.join(&file), generated)?;
+            println!("updated {file}");
         }
     }
     for page in site::pages(workspace)?.into_iter().chain(site::profile_figures(workspace)?) {

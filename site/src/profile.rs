@@ -113,6 +113,32 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
     out
 }
 
+/// The share of `server`'s CPU time under `workload` that the categories named in `keys` take
+/// together, as `27%`. `keys` is one word of each category's name, joined by `+`: `send`,
+/// `receive`, `file`, `waiting`, `accept`, `own`, `other` (`waiting+own`).
+///
+/// # Errors
+///
+/// When the profile has no such row, or a key names no category.
+pub fn share(profile: &str, workload: &str, server: &str, keys: &str) -> Result<String, String> {
+    let (header, rows) = parse(profile);
+    let row = rows.iter().find(|row| row.workload == workload && row.server == server);
+    let row =
+        row.ok_or_else(|| format!("the profile has no row for `{server}` on `{workload}`"))?;
+    let mut total = 0;
+    for key in keys.split('+') {
+        // The first column is the CPU time per request, not a share.
+        let column = header.iter().skip(1).position(|name| {
+            name.split(|c: char| !c.is_alphanumeric()).any(|word| word.eq_ignore_ascii_case(key))
+        });
+        let column = column.ok_or_else(|| format!("no category of the profile is `{key}`"))?;
+        let cell = &row.cells[column + 1];
+        let percent = cell.trim_end_matches('%').parse::<u32>();
+        total += percent.map_err(|_| format!("`{cell}` is not a share"))?;
+    }
+    Ok(format!("{total}%"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +156,14 @@ Machine: x.
 | stage08_reuseport | 6.10 | 42% | 18% | [svg](profiles/stage08_reuseport-small-50.svg) |
 | nginx | 8.00 | 30% | 30% | [svg](profiles/nginx-small-50.svg) |
 ";
+
+    #[test]
+    fn a_share_adds_up_the_categories_it_names() {
+        assert_eq!(share(PROFILE_MD, "small-50", "stage07_epoll", "send").unwrap(), "41%");
+        assert_eq!(share(PROFILE_MD, "small-50", "nginx", "send+own").unwrap(), "60%");
+        assert!(share(PROFILE_MD, "small-50", "nginx", "file").is_err());
+        assert!(share(PROFILE_MD, "close-50", "nginx", "send").is_err());
+    }
 
     #[test]
     fn a_lesson_gets_its_stage_the_one_before_and_nginx() {

@@ -27,61 +27,30 @@ fn committed_pages_are_up_to_date() {
     }
 }
 
-/// Every lesson's "Measured" block is what the benchmark's committed results give: rerunning
-/// the bench without `cargo run -p site`, or editing the block by hand, fails here.
+/// Everything generated in a lesson (its "Measured" and profile blocks, the figures in its
+/// sentences: `<!-- gen:... -->`) is what the bench's committed results and profile and the
+/// current sources give: rerunning the bench without `cargo run -p site`, or editing a block
+/// or a figure by hand, fails here.
 #[test]
-fn measured_blocks_match_the_bench_results() {
+fn lessons_match_the_bench_and_the_sources() {
     let workspace = site::workspace();
     let results = fs::read_to_string(workspace.join(site::measured::RESULTS)).unwrap();
-    for stage in site::STAGES.map(|stage| stage.name) {
-        for lang in site::Lang::ALL {
-            let file = format!("{stage}/{}", lang.readme());
-            let readme = fs::read_to_string(workspace.join(&file)).unwrap();
-            let current = site::measured::MARKERS
-                .block(&readme)
-                .unwrap_or_else(|error| panic!("{file}: {error}"));
-            assert!(
-                current == site::measured::readme_block(stage, &results, lang),
-                "{file}'s measured block is stale: run `cargo run -p site`"
-            );
-        }
+    let profile = fs::read_to_string(workspace.join(site::profile::PROFILE)).unwrap_or_default();
+    for file in site::lessons() {
+        let lesson = fs::read_to_string(workspace.join(&file)).unwrap();
+        let generated = site::generated_lesson(&workspace, &file, &lesson, &results, &profile)
+            .unwrap_or_else(|error| panic!("{file}: {error}"));
+        assert!(generated == lesson, "{file} is stale: run `cargo run -p site`");
     }
 }
 
-/// Every lesson's profile block is what the bench's committed profile gives, and the course
-/// serves the committed figures as they are.
+/// The course serves the bench's committed profile figures as they are.
 #[test]
-fn profile_blocks_and_figures_match_the_bench_profile() {
+fn profile_figures_are_served_as_committed() {
     let workspace = site::workspace();
-    let profile = fs::read_to_string(workspace.join(site::profile::PROFILE)).unwrap_or_default();
-    for stage in site::STAGES.map(|stage| stage.name) {
-        for lang in site::Lang::ALL {
-            let file = format!("{stage}/{}", lang.readme());
-            let readme = fs::read_to_string(workspace.join(&file)).unwrap();
-            let Ok(current) = site::profile::MARKERS.block(&readme) else { continue };
-            assert!(
-                current == site::profile::readme_block(stage, &profile, lang),
-                "{file}'s profile block is stale: run `cargo run -p site`"
-            );
-        }
-    }
     for page in site::profile_figures(&workspace).unwrap() {
         let path = workspace.join("www").join(&page.path);
         let committed = fs::read_to_string(&path).unwrap_or_default();
         assert!(committed == page.html, "{} is stale: run `cargo run -p site`", path.display());
-    }
-}
-
-/// Every figure generated into a lesson's sentences (`<!-- gen:... -->`) is what the bench's
-/// committed results and the current sources give.
-#[test]
-fn figures_in_the_lessons_are_up_to_date() {
-    let workspace = site::workspace();
-    let results = fs::read_to_string(workspace.join(site::measured::RESULTS)).unwrap();
-    for file in site::lessons() {
-        let lesson = fs::read_to_string(workspace.join(&file)).unwrap();
-        let filled = site::fill_figures(&workspace, &lesson, &results)
-            .unwrap_or_else(|error| panic!("{file}: {error}"));
-        assert!(filled == lesson, "{file}: a generated figure is stale: run `cargo run -p site`");
     }
 }
