@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+use std::cell::RefCell;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -20,9 +21,11 @@ use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use stages::{STAGES, Stage, Text, Twin, stage};
+pub use target::{STARTUP, Target};
 
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, kill, killpg};
@@ -30,6 +33,7 @@ use nix::unistd::Pid;
 
 mod stages;
 pub mod suites;
+mod target;
 
 /// Text of the file kept *outside* the root; no response may ever contain it.
 pub const SECRET: &str = "TOP SECRET: this file is outside the document root";
@@ -171,6 +175,11 @@ impl Server {
     /// should have been spawned in a process group of its own.
     pub fn adopt(child: Child, address: SocketAddr) -> Server {
         Server { child, address, fixture: None }
+    }
+
+    /// Like [`Server::adopt`], for a server that serves `fixture`'s root.
+    pub fn adopt_with_root(child: Child, address: SocketAddr, fixture: Fixture) -> Server {
+        Server { child, address, fixture: Some(fixture) }
     }
 
     /// Where the server listens.
@@ -380,6 +389,59 @@ impl HttpResponse {
     pub fn closes(&self) -> bool {
         self.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("close"))
     }
+
+    /// Whether the connection stays open after this response (RFC 9112 §9.3): an HTTP/1.0
+    /// response only if it says `Connection: keep-alive`, a later one unless it says `close`.
+    pub fn persistent(&self) -> bool {
+        if self.status_line.starts_with("HTTP/1.0") {
+            self.header("connection").is_some_and(|value| value.eq_ignore_ascii_case("keep-alive"))
+        } else {
+            !self.closes()
+        }
+    }
+}
+
+/// What a connection sent and received: for the grader's report of a failed check, the last
+/// connection a check used on this thread ([`last_exchange`]), the first 4 KiB each way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exchange {
+    /// The bytes the client sent.
+    pub sent: Vec<u8>,
+    /// The bytes the server sent back.
+    pub received: Vec<u8>,
+    /// Which connection this is (a number given to each [`Client`]).
+    connection: u64,
+}
+
+/// How many bytes of each direction an [`Exchange`] keeps.
+const EXCHANGE_BYTES: usize = 4096;
+
+thread_local! {
+    static LAST_EXCHANGE: RefCell<Exchange> = RefCell::default();
+}
+
+/// The connection the current thread last sent or received on, with what went each way.
+pub fn last_exchange() -> Exchange {
+    LAST_EXCHANGE.with(|last| last.borrow().clone())
+}
+
+/// Forgets the last exchange (before a check begins).
+pub fn clear_last_exchange() {
+    LAST_EXCHANGE.with(|last| *last.borrow_mut() = Exchange::default());
+}
+
+/// Notes bytes that went one way on `connection`: the start of a new exchange if another
+/// connection was the last one used.
+fn record(connection: u64, bytes: &[u8], sent: bool) {
+    LAST_EXCHANGE.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.connection != connection {
+            *last = Exchange { connection, ..Exchange::default() };
+        }
+        let kept = if sent { &mut last.sent } else { &mut last.received };
+        let room = EXCHANGE_BYTES.saturating_sub(kept.len());
+        kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    });
 }
 
 /// A client on a raw socket.
@@ -388,6 +450,8 @@ pub struct Client {
     stream: TcpStream,
     /// Bytes received but not yet part of a returned response (pipelined responses).
     received: Vec<u8>,
+    /// Its number, for [`last_exchange`].
+    number: u64,
 }
 
 impl Client {
@@ -397,7 +461,9 @@ impl Client {
             .unwrap_or_else(|error| panic!("connect to {address}: {error}"));
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         stream.set_nodelay(true).unwrap();
-        Client { stream, received: Vec::new() }
+        static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+        let number = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        Client { stream, received: Vec::new(), number }
     }
 
     /// The socket, for tests that need more (timeouts, shutdown).
@@ -409,6 +475,7 @@ impl Client {
     /// closed (a test of a too-large head does exactly that), and the test then checks the
     /// response it got.
     pub fn send(&mut self, bytes: &[u8]) {
+        record(self.number, bytes, true);
         let _ = self.stream.write_all(bytes);
     }
 
@@ -433,6 +500,15 @@ impl Client {
     /// Reads one response, or says why none came (timeout, closed connection, garbage).
     pub fn try_response(&mut self, head_only: bool) -> io::Result<HttpResponse> {
         let head_end = loop {
+            // An answer that does not start with a status line is not HTTP/1.x, however it
+            // goes on (HTTP/0.9 answered with the body alone).
+            let start = &self.received[..self.received.len().min(5)];
+            if !b"HTTP/".starts_with(start) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the answer has no status line (`HTTP/1.1 200 OK`): it is not HTTP/1.x",
+                ));
+            }
             if let Some(end) = self.received.windows(4).position(|window| window == b"\r\n\r\n") {
                 break end + 4;
             }
@@ -481,7 +557,7 @@ impl Client {
         loop {
             match self.stream.read(&mut buffer) {
                 Ok(0) => return true,
-                Ok(_) => continue,
+                Ok(count) => record(self.number, &buffer[..count], false),
                 Err(error)
                     if matches!(
                         error.kind(),
@@ -518,12 +594,27 @@ impl Client {
 
     fn fill(&mut self) -> io::Result<()> {
         let mut buffer = [0; 64 * 1024];
-        match self.stream.read(&mut buffer)? {
+        let count = match self.stream.read(&mut buffer) {
+            // A read timeout, said in words: the OS's "Resource temporarily unavailable"
+            // would puzzle the reader of a report card.
+            Err(error)
+                if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+            {
+                let waited = self.stream.read_timeout().ok().flatten().unwrap_or_default();
+                return Err(io::Error::new(
+                    error.kind(),
+                    format!("nothing came within {waited:?}"),
+                ));
+            }
+            other => other?,
+        };
+        match count {
             0 => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the server closed the connection",
             )),
             count => {
+                record(self.number, &buffer[..count], false);
                 self.received.extend_from_slice(&buffer[..count]);
                 Ok(())
             }

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::{Client, Fixture, Server, port_is_free, stage};
+use crate::{Client, Fixture, Server, Target, port_is_free, stage};
 
-/// SIGINT and SIGTERM end the server within 2 s, with a connection open, and leave nothing
-/// behind: no process in its group, and the port free to bind again.
-pub fn shutdown(binary: &str) {
+/// Level 3: SIGINT and SIGTERM end the server within 2 s, with a connection open, and leave
+/// nothing behind: no process in its group, and the port free to bind again.
+pub fn shutdown(target: &Target) {
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
-        let mut server = Server::start(binary, &["--timeout", "30"]);
+        let mut server = target.start(&["--timeout", "30"]);
         let mut client = server.connect();
         client.send(b"GET /notes.txt HTTP/1.1\r\nHost: test\r\n\r\n");
         assert_eq!(client.response().status, 200);
