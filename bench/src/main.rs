@@ -26,7 +26,6 @@ mod report;
 mod rounds;
 mod server;
 mod workload;
-mod wrk;
 
 use std::collections::BTreeSet;
 use std::fs;

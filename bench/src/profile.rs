@@ -17,7 +17,7 @@ use inferno::flamegraph::{self, Options as FlameOptions};
 
 use crate::report;
 use crate::server::{self, Target};
-use crate::wrk;
+use bench::wrk;
 
 /// The workloads profiled: small keep-alive requests, and a new connection per request.
 pub const WORKLOADS: [&str; 2] = ["small-50", "close-50"];

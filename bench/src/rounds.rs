@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::idle;
 use crate::report::{IdleRow, Row, ScalingRow, median};
 use crate::server::{self, Kind, Running, Target};
 use crate::workload::{self, Workload};
-use crate::{idle, wrk};
+use bench::wrk;
 
 /// How long things take, full or quick.
 #[derive(Debug)]

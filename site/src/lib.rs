@@ -141,7 +141,11 @@ pub fn profile_figures(workspace: &Path) -> io::Result<Vec<Page>> {
     Ok(pages)
 }
 
-/// Every course page in both languages, rendered from the files under `workspace`.
+/// The course page of the grader's guide (grade/README.md), "Check your own server".
+pub const GUIDE: &str = "check-your-server.html";
+
+/// Every course page in both languages, rendered from the files under `workspace`: a lesson
+/// per stage, its diffs, and the grader's guide ([`GUIDE`]).
 ///
 /// # Errors
 ///
@@ -172,6 +176,11 @@ pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
                 page(name.clone(), diff_page(lang, index, twin.name, idea, &before, &main, &name));
             }
         }
+        // The grader's guide: how to check a server of one's own with the stages' checks.
+        let guide = read("grade", lang.readme())?;
+        let title = guide.lines().next().unwrap_or_default().trim_start_matches("# ");
+        let content = markdown(lang, GUIDE.trim_end_matches(".html"), &guide);
+        page(GUIDE.into(), frame(lang, title, &content, None, GUIDE));
     }
     Ok(pages)
 }
@@ -181,9 +190,11 @@ fn escape(text: &str) -> String {
 }
 
 /// The page frame: head, the site's navigation with the switch to the same page (`name`) in
-/// the other language, the content, and links to the neighbours.
-fn frame(lang: Lang, title: &str, content: &str, index: usize, name: &str) -> String {
+/// the other language, the content, and, on a stage's page (`index` in [`STAGES`]), links to
+/// its neighbours.
+fn frame(lang: Lang, title: &str, content: &str, index: Option<usize>, name: &str) -> String {
     let mut nav = String::new();
+    let Some(index) = index else { return page_frame(lang, title, content, &nav, name) };
     if index > 0 {
         let previous = STAGES[index - 1].name;
         let _ = write!(nav, r#"<a href="{previous}.html">← {previous}</a>"#);
@@ -201,6 +212,12 @@ fn frame(lang: Lang, title: &str, content: &str, index: usize, name: &str) -> St
         };
         let _ = write!(nav, r#"<a href="{page}">{label}</a>"#);
     }
+    page_frame(lang, title, content, &nav, name)
+}
+
+/// The frame of any page: head, the site's navigation with the switch to the same page
+/// (`name`) in the other language, the content, then `nav`.
+fn page_frame(lang: Lang, title: &str, content: &str, nav: &str, name: &str) -> String {
     let (code, home, other) = (lang.code(), lang.home(), lang.other());
     let (how, footer) = match lang {
         Lang::English => (
@@ -289,7 +306,7 @@ fn lesson(lang: Lang, index: usize, readme: &str, main: &str, name: &str) -> Str
         Lang::Chinese => "代码",
     };
     let _ = write!(content, "<h2 id=\"source\">{code}: {stage}/src/main.rs</h2>\n{}", source(main));
-    frame(lang, stage, &content, index, name)
+    frame(lang, stage, &content, Some(index), name)
 }
 
 /// Markdown to HTML, headings with GitHub's anchors so that a lesson's `(#section)` links
@@ -318,6 +335,9 @@ fn markdown(lang: Lang, stage: &str, text: &str) -> String {
             }
             if url == format!("../{}", to.readme()) {
                 return Some(to.home().into());
+            }
+            if url == format!("../grade/{}", to.readme()) {
+                return Some(page(to, GUIDE.trim_end_matches(".html")));
             }
             let linked = url.trim_start_matches("../").strip_suffix(&format!("/{}", to.readme()));
             if let Some(linked) =
@@ -487,7 +507,7 @@ fn diff_page(
 {rows}</tbody></table></div>
 "#
     );
-    frame(lang, &format!("{previous} → {stage}"), &content, index, name)
+    frame(lang, &format!("{previous} → {stage}"), &content, Some(index), name)
 }
 
 /// `code` spans in the one-sentence summaries.

@@ -12,9 +12,9 @@ fn committed_pages_are_up_to_date() {
     let twins = site::STAGES.iter().filter(|stage| stage.twin.is_some()).count();
     assert_eq!(
         pages.len(),
-        site::Lang::ALL.len() * (2 * stages - 1 + twins),
-        "in each language a lesson per stage, a diff per adjacent pair, and one from each \
-         stage's twin"
+        site::Lang::ALL.len() * (2 * stages - 1 + twins + 1),
+        "in each language a lesson per stage, a diff per adjacent pair, one from each stage's \
+         twin, and the grader's guide"
     );
     for page in pages {
         let path = workspace.join("www").join(&page.path);

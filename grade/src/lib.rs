@@ -1,0 +1,197 @@
+//! The grader: runs the course's checks ([`testkit::suites::CHECKS`]) against any HTTP
+//! server and writes a report card, in the terminal or as Markdown. The checks are the very
+//! functions the stages' `cargo test` runs; a stage's binary is also held to the course's own
+//! choices, any other server only to what HTTP requires ([`Target::course_rules`]).
+
+pub mod load;
+
+use std::fmt::Write as _;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use testkit::suites::{CHECKS, Check, Level};
+use testkit::{Exchange, Target};
+
+/// What one check found.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The check.
+    pub check: Check,
+    /// Why it failed (the failed assertion's message), or `None` if it passed.
+    pub failure: Option<String>,
+    /// The last connection it used, for a failure's report.
+    pub exchange: Exchange,
+    /// How long it took.
+    pub took: Duration,
+}
+
+impl Outcome {
+    /// Whether the check passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// The message of the last panic on any thread, taken by the hook [`run`] installs.
+static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Runs the checks of `levels` against `target`, one after the other, telling `progress`
+/// each check before it starts (its number from 1, and how many there are).
+pub fn run(
+    target: &Target,
+    levels: &[Level],
+    mut progress: impl FnMut(usize, usize, &Check),
+) -> Vec<Outcome> {
+    let checks: Vec<Check> =
+        CHECKS.iter().filter(|check| levels.contains(&check.level)).copied().collect();
+    // A failed check panics; its message goes on the card, not to stderr in the middle of it.
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        let message = match info.payload().downcast_ref::<&str>() {
+            Some(text) => text.to_string(),
+            None => info.payload().downcast_ref::<String>().cloned().unwrap_or_default(),
+        };
+        *PANIC_MESSAGE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(message);
+    }));
+    let mut outcomes = Vec::new();
+    for (index, check) in checks.iter().enumerate() {
+        progress(index + 1, checks.len(), check);
+        testkit::clear_last_exchange();
+        let started = Instant::now();
+        let result = panic::catch_unwind(AssertUnwindSafe(|| (check.run)(target)));
+        let failure = result.err().map(|_| {
+            let message =
+                PANIC_MESSAGE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+            message.unwrap_or_else(|| "the check failed".to_string())
+        });
+        outcomes.push(Outcome {
+            check: *check,
+            failure,
+            exchange: testkit::last_exchange(),
+            took: started.elapsed(),
+        });
+    }
+    panic::set_hook(previous_hook);
+    outcomes
+}
+
+/// The first `limit` bytes of `bytes`, escaped as Rust escapes a byte string (`\r\n`, `\x00`),
+/// with how many more there were.
+fn escaped(bytes: &[u8], limit: usize) -> String {
+    let shown = &bytes[..bytes.len().min(limit)];
+    let mut text = shown.escape_ascii().to_string();
+    if bytes.len() > limit {
+        let _ = write!(text, " ... ({} more bytes)", bytes.len() - limit);
+    }
+    text
+}
+
+/// How many bytes of each direction a failure's report shows.
+const SHOWN_BYTES: usize = 240;
+
+/// The card's tables as Markdown: how many checks passed, and a table per level of each
+/// check, its result and where its rule is explained. Nothing in it changes from run to run,
+/// so that a README can show a server's card and a test can tell when it is stale.
+pub fn summary_markdown(outcomes: &[Outcome]) -> String {
+    let passed = outcomes.iter().filter(|outcome| outcome.passed()).count();
+    let mut out = format!("{passed} of {} checks passed.\n", outcomes.len());
+    for (level, of_level, level_passed) in by_level(outcomes) {
+        let _ = write!(out, "\n**{}** ({level_passed} of {})\n\n", level.title(), of_level.len());
+        out.push_str("| check | result | where it is explained |\n|---|---|---|\n");
+        for outcome in &of_level {
+            let result = if outcome.passed() { "pass" } else { "**FAIL**" };
+            let _ = writeln!(out, "| {} | {result} | {} |", outcome.check.name, outcome.check.why);
+        }
+    }
+    out
+}
+
+/// The outcomes level by level, for the levels that ran: each with its outcomes and how many
+/// of them passed.
+fn by_level(outcomes: &[Outcome]) -> Vec<(Level, Vec<&Outcome>, usize)> {
+    let mut levels = Vec::new();
+    for level in Level::ALL {
+        let of_level: Vec<&Outcome> =
+            outcomes.iter().filter(|outcome| outcome.check.level == level).collect();
+        let passed = of_level.iter().filter(|outcome| outcome.passed()).count();
+        if !of_level.is_empty() {
+            levels.push((level, of_level, passed));
+        }
+    }
+    levels
+}
+
+/// The report card as Markdown: the tables ([`summary_markdown`]), then each failure with
+/// what was sent, what came back, and where the rule is explained. `server` names what was
+/// graded.
+pub fn markdown(server: &str, outcomes: &[Outcome]) -> String {
+    let mut out = format!("# Report card: `{server}`\n\n{}", summary_markdown(outcomes));
+    let failures: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed()).collect();
+    if !failures.is_empty() {
+        out.push_str("\n## What failed\n");
+    }
+    for outcome in failures {
+        let _ = write!(out, "\n### {}\n\n", outcome.check.name);
+        let _ = writeln!(out, "{}\n", outcome.failure.as_deref().unwrap_or_default());
+        let _ = writeln!(out, "- sent: `{}`", escaped(&outcome.exchange.sent, SHOWN_BYTES));
+        let _ = writeln!(out, "- received: `{}`", escaped(&outcome.exchange.received, SHOWN_BYTES));
+        let _ = writeln!(out, "- explained in: {}", outcome.check.why);
+    }
+    out
+}
+
+/// The guide in both languages, relative to the grader's folder: each shows the cards.
+pub const READMES: [&str; 2] = ["README.md", "README.zh-CN.md"];
+
+/// Where a server's card is kept in the guide ([`READMES`]): between the lines `<!-- card:NAME:begin
+/// ... -->` and `<!-- card:NAME:end -->`.
+pub fn card_markers(name: &str) -> (String, String) {
+    (format!("<!-- card:{name}:begin"), format!("<!-- card:{name}:end -->"))
+}
+
+/// `readme` with the card named `name` replaced by `card`.
+///
+/// # Errors
+///
+/// When `readme` has no such card's markers.
+pub fn with_card(readme: &str, name: &str, card: &str) -> Result<String, String> {
+    let (begin, end) = card_markers(name);
+    let start = readme.find(&begin).ok_or_else(|| format!("no `{begin}` line"))?;
+    let start = start + readme[start..].find('\n').map_or(0, |newline| newline + 1);
+    let stop = readme[start..].find(&end).ok_or_else(|| format!("no `{end}` line"))? + start;
+    Ok(format!("{}{card}{}", &readme[..start], &readme[stop..]))
+}
+
+/// The report card for the terminal: a line per check, then each failure in one screen.
+pub fn text(server: &str, outcomes: &[Outcome]) -> String {
+    let passed = outcomes.iter().filter(|outcome| outcome.passed()).count();
+    let mut out = format!("Report card: {server}\n");
+    for (level, of_level, level_passed) in by_level(outcomes) {
+        let _ = write!(out, "\n{} ({level_passed} of {})\n", level.title(), of_level.len());
+        for outcome in of_level {
+            let result = if outcome.passed() { "pass" } else { "FAIL" };
+            let _ = writeln!(out, "  {result}  {}", outcome.check.name);
+        }
+    }
+    for outcome in outcomes.iter().filter(|outcome| !outcome.passed()) {
+        let _ = write!(out, "\nFAIL {}\n", outcome.check.name);
+        let _ = writeln!(out, "  why:      {}", outcome.failure.as_deref().unwrap_or_default());
+        let _ = writeln!(out, "  sent:     {}", escaped(&outcome.exchange.sent, SHOWN_BYTES));
+        let _ = writeln!(out, "  received: {}", escaped(&outcome.exchange.received, SHOWN_BYTES));
+        let _ = writeln!(out, "  see:      {}", outcome.check.why);
+    }
+    let _ = write!(out, "\n{passed} of {} checks passed.\n", outcomes.len());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_shown_escaped_and_cut() {
+        assert_eq!(escaped(b"GET / HTTP/1.1\r\n", 100), "GET / HTTP/1.1\\r\\n");
+        assert_eq!(escaped(b"\x00abc", 2), "\\x00a ... (2 more bytes)");
+    }
+}
