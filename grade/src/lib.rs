@@ -41,10 +41,19 @@ static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
 pub fn run(
     target: &Target,
     levels: &[Level],
-    mut progress: impl FnMut(usize, usize, &Check),
+    progress: impl FnMut(usize, usize, &Check),
 ) -> Vec<Outcome> {
     let checks: Vec<Check> =
         CHECKS.iter().filter(|check| levels.contains(&check.level)).copied().collect();
+    run_checks(target, &checks, progress)
+}
+
+/// Runs `checks` against `target`, as [`run`] does.
+pub fn run_checks(
+    target: &Target,
+    checks: &[Check],
+    mut progress: impl FnMut(usize, usize, &Check),
+) -> Vec<Outcome> {
     // A failed check panics; its message goes on the card, not to stderr in the middle of it.
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|info| {

@@ -88,6 +88,28 @@ fn a_stage_passes_every_check() {
 }
 
 #[test]
+fn each_stage_claims_the_checks_its_tests_run() {
+    let claimed = |number: u8| {
+        let stage = testkit::STAGES.iter().find(|stage| stage.number == number).unwrap();
+        testkit::suites::claimed_by(stage)
+    };
+    let names = |checks: Vec<testkit::suites::Check>| -> Vec<&str> {
+        checks.iter().map(|check| check.name).collect()
+    };
+    // stage01 answers hello world to any path: bad input and shutdown only.
+    let hello = names(claimed(1));
+    assert!(hello.contains(&"malformed requests") && !hello.contains(&"media types"), "{hello:?}");
+    // stage02 serves files but closes every connection.
+    let iterative = names(claimed(2));
+    assert!(iterative.contains(&"byte ranges") && iterative.contains(&"timeouts"), "{iterative:?}");
+    assert!(!iterative.contains(&"keep-alive"), "{iterative:?}");
+    // From stage03 on, every check.
+    for number in 3..=10 {
+        assert_eq!(claimed(number).len(), testkit::suites::CHECKS.len(), "stage {number}");
+    }
+}
+
+#[test]
 fn a_failure_shows_the_exchange_and_the_rule() {
     // A "server" that answers every connection with the same wrong bytes, then closes.
     if !python_is_installed() {

@@ -23,7 +23,7 @@
 //! (bad input, timeouts), `connections` (keep-alive, concurrency) and `process` (shutdown, out
 //! of descriptors, the command line).
 
-use crate::Target;
+use crate::{Stage, Target};
 
 mod connections;
 mod files;
@@ -206,6 +206,30 @@ pub const CHECKS: &[Check] = &[
         run: input::left_early,
     },
 ];
+
+/// The checks a stage's own conformance tests run, by what it can do ([`Stage`]): what
+/// `grade --bin` holds it to. Every stage answers bad input and shuts down cleanly; a stage
+/// that serves files (all but stage01) passes levels 1 and 2, the open-redirect check and
+/// timeouts; one that keeps connections alive (stage03 on) passes the rest of level 3.
+pub fn claimed_by(stage: &Stage) -> Vec<Check> {
+    let every_stage = [
+        "400 for what is not HTTP",
+        "malformed requests",
+        "methods not served",
+        "clients that leave early",
+        "shutdown on SIGINT and SIGTERM",
+    ];
+    let claims = |check: &Check| {
+        if every_stage.contains(&check.name) {
+            true
+        } else if check.level == Level::Three && check.name != "timeouts" {
+            stage.keeps_alive
+        } else {
+            stage.serves_files
+        }
+    };
+    CHECKS.iter().filter(|check| claims(check)).copied().collect()
+}
 
 /// Runs `checks` against a stage's binary, held to the course's rules.
 fn run(binary: &str, checks: &[fn(&Target)]) {
