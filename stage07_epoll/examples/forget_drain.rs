@@ -1,0 +1,237 @@
+//! A mistake, on purpose: `edge.rs` (stage07, edge-triggered) reading once per turn, as
+//! stage07 does with level triggering. Under edge triggering the bytes a read leaves in the
+//! kernel are not reported again: a request that arrived in more than one buffer's worth
+//! waits for bytes that may never come. See the break-it test.
+//!
+//! Run it with `cargo run -p stage07_epoll --example forget_drain`.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::time::Instant;
+
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
+use polling::{Event, Events, PollMode, Poller};
+use slab::Slab;
+
+/// How many bytes one read may bring in. One buffer serves every connection in turn; what a
+/// connection must keep between turns, it keeps in its own `Connection`.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Keep-alive: a connection left open no longer keeps anyone else waiting, so it may stay
+/// open for more requests.
+const KEEP_ALIVE: KeepAlive = KeepAlive::On;
+
+/// The listener's key in the poller. Each connection's key is its index in the slab; polling
+/// keeps `usize::MAX` for itself.
+const LISTENER: usize = usize::MAX - 1;
+
+/// One connection: its socket and its HTTP state, and its registration with the poller.
+struct Session {
+    stream: TcpStream,
+    peer: SocketAddr,
+    connection: Connection,
+    poller: Rc<Poller>,
+}
+
+fn main() {
+    let config = Config::parse(common::command!(), 8007);
+    let site = Site::open(&config.root).or_exit();
+    let settings = config.settings(KEEP_ALIVE);
+    // socket() + bind() + listen(): the kernel now queues incoming connections for us.
+    let listener = config.listen().or_exit();
+    // Non-blocking: accept, read and write return WouldBlock instead of waiting.
+    listener.set_nonblocking(true).or_exit();
+    let mut sessions = Slab::new();
+    let mut buffer = vec![0; READ_BUFFER_BYTES];
+    let mut next_deadline = None;
+    let mut accepting_again = None;
+    let poller = Rc::new(Poller::new().or_exit());
+    // Level-triggered, like plain epoll: a socket is reported for as long as it is ready, so
+    // bytes left unread are reported again, and interest changes only when it must. (polling's
+    // default is oneshot: report once, then nothing until the key is re-armed with `modify`.)
+    // SAFETY: `add` is unsafe because a registered socket must not be closed while the poller
+    // lives, or epoll could report events for its number once the kernel reuses it. The
+    // poller (and every Session, which holds it) is declared after the listener, so it is
+    // dropped first: the listener is never closed under a live registration.
+    unsafe { poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level) }
+        .or_exit();
+    let mut events = Events::new();
+
+    loop {
+        // Sleep until a socket is ready or the next deadline is due: no CPU while idle.
+        let wake_at = [next_deadline, accepting_again].into_iter().flatten().min();
+        let timeout = wake_at.map(|at: Instant| at.saturating_duration_since(Instant::now()));
+        events.clear();
+        poller.wait(&mut events, timeout).or_exit();
+
+        for event in events.iter() {
+            if event.key == LISTENER {
+                accepting_again = accept_all(&listener, &site, settings, &mut sessions, &poller);
+                if accepting_again.is_some() {
+                    // Stop watching the listener while paused: it stays readable, and would
+                    // wake us again and again for connections we cannot accept yet.
+                    poller
+                        .modify_with_mode(&listener, Event::none(LISTENER), PollMode::Level)
+                        .or_exit();
+                }
+                next_deadline = next_deadline.or(Some(Instant::now() + settings.timeout));
+            } else if let Some(session) = sessions.get_mut(event.key) {
+                // (A connection closed earlier in this batch may have had its key reused by a
+                // new one: then this event is stale, and the turn simply finds nothing to do.)
+                if !handle_turn(session, &mut buffer, settings) {
+                    sessions.remove(event.key);
+                }
+            }
+        }
+
+        let now = Instant::now();
+        if accepting_again.is_some_and(|at| now >= at) {
+            poller
+                .modify_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)
+                .or_exit();
+            accepting_again = None;
+        }
+        if next_deadline.is_some_and(|deadline| now >= deadline) {
+            next_deadline = close_expired(&mut sessions, now, &mut buffer, settings);
+        }
+    }
+}
+
+/// Gives one connection its turn; false when it is over and should be closed.
+fn handle_turn(session: &mut Session, buffer: &mut [u8], settings: Settings) -> bool {
+    match serve_ready(session, buffer) {
+        Ok(()) => {}
+        Err(error) => {
+            settings.log.error(session.peer, &error);
+            return false;
+        }
+    }
+    !session.connection.is_finished()
+}
+
+/// One turn of a connection on its non-blocking socket: sends what is queued, then reads
+/// while it wants more, answering and sending as it goes, until a read says `WouldBlock`.
+///
+/// Until `WouldBlock`, not once: the edge that woke this turn will not come again for the
+/// bytes still in the kernel. Only new bytes make a new edge. (A connection that stops
+/// wanting to read has a response stuck behind a full send buffer; the edge of room opening
+/// brings it back.)
+fn serve_ready(session: &mut Session, buffer: &mut [u8]) -> io::Result<()> {
+    send(session)?;
+    // The mistake: one read per edge, as if the poller would say again what is left.
+    if session.connection.wants_read() {
+        match session.stream.read(buffer) {
+            // A read of 0 bytes means the peer closed its side.
+            Ok(0) => session.connection.received_eof(),
+            Ok(count) => session.connection.received(&buffer[..count]),
+            // Everything is read: the next edge will say when more arrives.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return Ok(()),
+            // A signal arrived during the call: just make it again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => return Ok(()),
+            Err(error) => return Err(error),
+        }
+        send(session)?;
+    }
+    Ok(())
+}
+
+/// Writes queued bytes until none are left or the kernel's send buffer is full.
+fn send(session: &mut Session) -> io::Result<()> {
+    while session.connection.wants_write() {
+        let written = match session.connection.to_send() {
+            Pending::Nothing => break,
+            Pending::Bytes(bytes) => session.stream.write(bytes),
+            // The rest of a large file: sendfile(2), from the page cache straight to the
+            // socket, never copied through this process.
+            Pending::File(file, count) => common::net::send_file(&session.stream, file, count),
+        };
+        match written {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(count) => session.connection.sent(count),
+            // The send buffer is full: the rest waits until the peer has read some.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => break,
+            // A signal arrived during the call: just make it again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Accepts every connection waiting in the listen queue. When the process is out of file
+/// descriptors, returns the moment to try again.
+fn accept_all(
+    listener: &TcpListener,
+    site: &Site,
+    settings: Settings,
+    sessions: &mut Slab<Session>,
+    poller: &Rc<Poller>,
+) -> Option<Instant> {
+    loop {
+        // accept4(SOCK_NONBLOCK): the new socket is non-blocking from birth, so read and
+        // write return WouldBlock instead of waiting, at no extra system call.
+        let (stream, peer) = match common::net::accept_nonblocking(listener) {
+            Ok(accepted) => accepted,
+            // The queue is empty: back to the loop.
+            Err(error) if error.kind() == ErrorKind::WouldBlock => return None,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            // Out of descriptors, the client stays queued in the kernel, and trying again at
+            // once would fail again: pause until connections have closed. Any other failure
+            // concerns one client (it may have given up already): go on.
+            Err(error) => match common::net::pause_after_failed_accept(&error) {
+                Some(pause) => return Some(Instant::now() + pause),
+                None => continue,
+            },
+        };
+        let connection = Connection::new(peer, site.clone(), settings);
+        // Registered under its index in the slab, for both directions and edge-triggered,
+        // once for its whole life: each edge is reported once, so wanting to write while
+        // nothing waits to be written costs nothing (no busy loop, as it would be with
+        // level triggering), and the registration never changes.
+        let entry = sessions.vacant_entry();
+        let key = entry.key();
+        let event = Event::all(key);
+        // SAFETY: see the listener's registration in main: a Session deletes its stream from
+        // the poller when it is dropped (below), before the stream itself is closed.
+        let added = unsafe { poller.add_with_mode(&stream, event, PollMode::Edge) };
+        match added {
+            Ok(()) => {
+                let poller = Rc::clone(poller);
+                entry.insert(Session { stream, peer, connection, poller });
+            }
+            // The kernel is out of memory for its interest list: this client goes, the
+            // others stay.
+            Err(error) => settings.log.error(peer, &error),
+        }
+    }
+}
+
+/// Closes the connections whose deadline has passed, and returns the next deadline.
+///
+/// A connection halfway through a request gets a 408 if its send buffer has room; an idle
+/// one is simply closed. Deadlines only move later, so the earliest one found here is the
+/// next moment anything can expire.
+fn close_expired(
+    sessions: &mut Slab<Session>,
+    now: Instant,
+    buffer: &mut [u8],
+    settings: Settings,
+) -> Option<Instant> {
+    sessions.retain(|_, session| {
+        if session.connection.deadline() > now {
+            return true;
+        }
+        session.connection.timed_out();
+        handle_turn(session, buffer, settings)
+    });
+    sessions.iter().map(|(_, session)| session.connection.deadline()).min()
+}
+
+impl Drop for Session {
+    /// A connection leaves the poller before its socket is closed (the contract of `add`).
+    fn drop(&mut self) {
+        // Deleting cannot fail for a socket that was added; nothing could be undone anyway.
+        let _ = self.poller.delete(&self.stream);
+    }
+}
