@@ -121,10 +121,13 @@ pub fn workspace() -> PathBuf {
 /// When a figure cannot be read.
 pub fn profile_figures(workspace: &Path) -> io::Result<Vec<Page>> {
     let mut pages = Vec::new();
-    let chart = workspace.join("bench/results/profile.svg");
-    if chart.is_file() {
-        let html = fs::read_to_string(&chart)?;
-        pages.push(Page { path: "course/profiles/profile.svg".into(), html });
+    // The profile's chart, and the bench's two charts, which the page of measurements shows.
+    for chart in ["profile.svg", "latest.svg", "two-cores.svg"] {
+        let path = workspace.join("bench/results").join(chart);
+        if path.is_file() {
+            let html = fs::read_to_string(&path)?;
+            pages.push(Page { path: format!("course/profiles/{chart}"), html });
+        }
     }
     let flame_graphs = workspace.join("bench/results/profiles");
     if flame_graphs.is_dir() {
@@ -181,6 +184,12 @@ pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
         let title = guide.lines().next().unwrap_or_default().trim_start_matches("# ");
         let content = markdown(lang, GUIDE.trim_end_matches(".html"), &guide);
         page(GUIDE.into(), frame(lang, title, &content, None, GUIDE));
+        // Every table of the bench, which the lessons show a few rows of.
+        let results = fs::read_to_string(workspace.join(measured::RESULTS))?;
+        let text = measured::page_markdown(&results, lang);
+        let title = text.lines().next().unwrap_or_default().trim_start_matches("# ");
+        let content = markdown(lang, measured::PAGE.trim_end_matches(".html"), &text);
+        page(measured::PAGE.into(), frame(lang, title, &content, None, measured::PAGE));
     }
     Ok(pages)
 }
@@ -338,6 +347,9 @@ fn markdown(lang: Lang, stage: &str, text: &str) -> String {
             }
             if url == format!("../grade/{}", to.readme()) {
                 return Some(page(to, GUIDE.trim_end_matches(".html")));
+            }
+            if url == format!("../{}", measured::RESULTS) && to == lang {
+                return Some(page(to, measured::PAGE.trim_end_matches(".html")));
             }
             let linked = url.trim_start_matches("../").strip_suffix(&format!("/{}", to.readme()));
             if let Some(linked) =

@@ -112,10 +112,23 @@ pub(crate) fn parse(text: &str) -> Results {
     results
 }
 
+/// The workloads a lesson shows, a few that tell the models apart: one connection, many
+/// keep-alive ones, ten times as many, large files, a new connection per request, pipelining. The
+/// full table is on the course's page of measurements ([`PAGE`]).
+const LESSON_WORKLOADS: [&str; 6] =
+    ["small-1", "small-50", "small-500", "256k-50", "close-50", "pipeline-50"];
+
+/// The workloads of the two-core table a lesson shows.
+const LESSON_TWO_CORE_WORKLOADS: [&str; 2] = ["small-50", "close-50"];
+
+/// The course page that shows every table of the results, and the charts.
+pub const PAGE: &str = "measured.html";
+
 /// The measurements a lesson shows: its stage beside the one before it (if any), its own
-/// variants (stage07's tuned, poll and select) and nginx, on every workload the stage ran; what idle
-/// connections cost them; and, for the stages in it, the idle-scaling table. Empty when the
-/// results hold nothing for the stage.
+/// variants (stage07's tuned, poll and select) and nginx, on the workloads of
+/// [`LESSON_WORKLOADS`] the stage ran; what idle connections cost them; on two cores, the
+/// same servers (for a stage in that table); and, for the stages in it, the idle-scaling
+/// table. Empty when the results hold nothing for the stage.
 pub fn block(stage: &str, results: &str) -> String {
     let results = parse(results);
     let index = STAGES.iter().position(|known| known.name == stage);
@@ -134,7 +147,9 @@ pub fn block(stage: &str, results: &str) -> String {
 
     let mut out = String::new();
     let mut workloads: Vec<&str> = Vec::new();
-    for load in results.loads.iter().filter(|load| load.server == stage) {
+    let shown =
+        |load: &&Load| load.server == stage && LESSON_WORKLOADS.contains(&load.workload.as_str());
+    for load in results.loads.iter().filter(shown) {
         if !workloads.contains(&load.workload.as_str()) {
             workloads.push(&load.workload);
         }
@@ -159,19 +174,9 @@ pub fn block(stage: &str, results: &str) -> String {
             );
         }
     }
-    // Two cores: every server of that table (stage07, the stages with a loop per core, nginx)
-    // once the stage is in it.
+    // Two cores, once the stage is in that table: the same servers, a few workloads.
     if results.two_cores.iter().any(|load| load.server == stage) {
-        let mut workloads: Vec<&str> = Vec::new();
-        let mut servers: Vec<&str> = Vec::new();
-        for load in &results.two_cores {
-            if !workloads.contains(&load.workload.as_str()) {
-                workloads.push(&load.workload);
-            }
-            if !servers.contains(&load.server.as_str()) {
-                servers.push(&load.server);
-            }
-        }
+        let workloads = LESSON_TWO_CORE_WORKLOADS;
         out.push('\n');
         out.push_str(&load_rows(&results.two_cores, "two cores", &workloads, &servers, bold));
     }
@@ -223,18 +228,44 @@ fn load_rows(
 pub fn readme_block(stage: &str, results: &str, lang: Lang) -> String {
     let intro = match lang {
         Lang::English => format!(
-            "From [{RESULTS}](../{RESULTS}), one run on one machine: compare the rows with each \
-             other, not with another machine's. CPU us/request is the median of the rounds, \
+            "From [{RESULTS}](../{RESULTS}), a few of its workloads (it has them all), one run \
+             on one machine: compare the rows with each other, not with another machine's. CPU us/request is the median of the rounds, \
              with the lowest and highest in brackets: where two servers' ranges overlap, this \
              run does not tell them apart."
         ),
         Lang::Chinese => format!(
-            "摘自 [{RESULTS}](../{RESULTS})，一台机器上的一次运行：请拿这些行互相比较，\
+            "摘自 [{RESULTS}](../{RESULTS})，只取了其中几种负载（那里有全部），是一台机器上的\
+             一次运行。请拿这些行互相比较，\
              不要和另一台机器的数字比。CPU us/request 是各轮的中位数，括号里是最低和最高的\
              一轮：两个服务器的范围重叠时，这次运行分不出它们的高下。"
         ),
     };
     format!("{intro}\n\n{}", block(stage, results))
+}
+
+/// The course page of measurements ([`PAGE`]) as Markdown: the charts, then every table of
+/// the results as the bench wrote them (its text is English in both languages for now).
+pub fn page_markdown(results: &str, lang: Lang) -> String {
+    let (title, charts) = match lang {
+        Lang::English => (
+            "# Measured: every stage beside nginx",
+            "CPU time per request (lower is better), then requests per second, one core:",
+        ),
+        Lang::Chinese => (
+            "# 测量结果：每一步与 nginx 并列",
+            "每个请求的 CPU 时间（越低越好），然后是每秒请求数，单核：",
+        ),
+    };
+    let two_cores = match lang {
+        Lang::English => "Two cores:",
+        Lang::Chinese => "双核：",
+    };
+    // The results' own title gives way to the page's.
+    let body = results.split_once('\n').map_or(results, |(_, rest)| rest);
+    format!(
+        "{title}\n\n{charts}\n\n![](../bench/results/latest.svg)\n\n{two_cores}\n\n\
+         ![](../bench/results/two-cores.svg)\n{body}"
+    )
 }
 
 #[cfg(test)]

@@ -19,9 +19,11 @@ pub const PROFILE: &str = "bench/results/profile.md";
 
 /// Where the flame graphs and the chart are, relative to the workspace, and where the course
 /// pages serve them.
-pub const FIGURES: [(&str, &str); 2] = [
+pub const FIGURES: [(&str, &str); 4] = [
     ("bench/results/profiles/", "/course/profiles/"),
     ("bench/results/profile.svg", "/course/profiles/profile.svg"),
+    ("bench/results/latest.svg", "/course/profiles/latest.svg"),
+    ("bench/results/two-cores.svg", "/course/profiles/two-cores.svg"),
 ];
 
 /// One row of the profile: a server under a workload, its cells after the server's name.
