@@ -27,6 +27,12 @@
 //! - While a response is being sent, later pipelined requests wait in the input and no more
 //!   is read ([`Connection::wants_read`]), so memory stays bounded whatever the client does.
 //! - An idle connection holds no buffers at all: they are freed when everything is sent.
+//! - When the server ends a connection on which the client may still be sending, it does not
+//!   just close: [`Pending::Fin`] asks the loop to shut down its writing side, and the
+//!   connection reads (and throws away) what still comes until the client closes too. A
+//!   socket closed with unread bytes, or that receives bytes after it is closed, is reset,
+//!   and a reset can destroy the end of the response before the client reads it (RFC 9112
+//!   §9.6, a *lingering close*).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -46,6 +52,12 @@ use crate::status::{HttpError, Status};
 /// reads and writes, small enough that thousands of slow downloads fit in memory. A file up
 /// to this size is read whole, with its head; a larger one is offered as [`Pending::File`].
 pub const FILE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// How long a lingering close ([`Pending::Fin`]) waits for the client's next bytes, or its
+/// close, before closing anyway: what a client sent before it saw the FIN arrives well within
+/// it, and a client that neither sends nor closes holds the connection no longer (an
+/// iterative server waits for nobody else meanwhile). Apache waits as long.
+pub const LINGER: Duration = Duration::from_secs(2);
 
 /// Room reserved for a response head: ours are under 300 bytes (a part of a file, with its
 /// `Content-Range`, is the longest).
@@ -81,6 +93,12 @@ pub enum Pending<'a> {
     /// The next `usize` bytes of this file, from its current position, for
     /// [`send_file`](crate::net::send_file): the rest of a large file's body.
     File(&'a File, usize),
+    /// Everything is sent, and the server ends a connection on which the client may still be
+    /// sending: shut down the writing side (`shutdown(SHUT_WR)`, a FIN after the last byte),
+    /// call [`Connection::shut_down`], and go on reading until the client closes too (or the
+    /// timeout). Closing instead would reset the connection if more bytes came, and the reset
+    /// could destroy the end of the response before the client has read it.
+    Fin,
 }
 
 /// The rest of a request body still to arrive, to be read past and thrown away.
@@ -111,6 +129,14 @@ pub struct Connection {
     body: Option<BodyLeft>,
     /// No more requests will be read: send what is queued, then close.
     closing: bool,
+    /// The client may still be sending when the connection ends, so it ends with a lingering
+    /// close ([`Pending::Fin`]): the server ends a connection the client meant to go on with,
+    /// or a request was refused or cut off halfway. Not when the client said its request was
+    /// the last (`Connection: close`) and sent all of it, nor once it has closed its side.
+    lingers: bool,
+    /// When the writing side was shut down, for a lingering close: the client has the timeout
+    /// from then to close its side.
+    shut_down: Option<Instant>,
     /// When the unfinished request began to arrive: the first byte of its head or, once the
     /// head is complete, of its body (for the request timeout).
     request_started: Option<Instant>,
@@ -131,6 +157,8 @@ impl Connection {
             file: None,
             body: None,
             closing: false,
+            lingers: false,
+            shut_down: None,
             request_started: None,
             last_active: Instant::now(),
         }
@@ -167,7 +195,14 @@ impl Connection {
     /// (a client may send its requests, shut down its writing side, then read).
     pub fn received_eof(&mut self) {
         self.closing = true;
+        self.lingers = false;
         self.input = Vec::new();
+    }
+
+    /// Records that the loop shut down the writing side, as [`Pending::Fin`] asked: from now
+    /// on the connection reads until the client closes its side too.
+    pub fn shut_down(&mut self) {
+        self.shut_down = Some(Instant::now());
     }
 
     /// What to write next: the queued bytes, or once they are all sent, the rest of a large
@@ -181,13 +216,15 @@ impl Connection {
             Some((file, remaining)) => {
                 Pending::File(file, usize::try_from(*remaining).unwrap_or(usize::MAX))
             }
+            None if self.fin_is_due() => Pending::Fin,
             None => Pending::Nothing,
         }
     }
 
     /// The bytes to write next (empty when there is nothing to send now), for a loop that can
     /// only write bytes from memory: it reads the next chunk of a file being sent when the
-    /// previous one is gone.
+    /// previous one is gone. When it is empty, [`Connection::to_send`] says whether a
+    /// [`Pending::Fin`] is due.
     ///
     /// # Errors
     ///
@@ -233,20 +270,28 @@ impl Connection {
         }
     }
 
-    /// Whether reading more makes sense now: not when closing, and not while a response is
-    /// still being sent (the peer must read before it may send more: that bounds memory).
+    /// Whether reading more makes sense now: not while a response is still being sent (the
+    /// peer must read before it may send more: that bounds memory), and not when closing,
+    /// unless the writing side is shut down and what comes is read only to be thrown away.
     pub fn wants_read(&self) -> bool {
-        !self.closing && !self.wants_write()
+        !self.wants_write() && (!self.closing || self.shut_down.is_some())
     }
 
-    /// Whether there are bytes waiting to be sent.
+    /// Whether there is something to send: bytes, or the FIN of a lingering close
+    /// ([`Pending::Fin`]).
     pub fn wants_write(&self) -> bool {
-        self.written < self.output.len() || self.file.is_some()
+        self.written < self.output.len() || self.file.is_some() || self.fin_is_due()
     }
 
-    /// Whether the connection is over: closing, and everything sent.
+    /// Whether everything is sent and a lingering close is due to shut down the writing side.
+    fn fin_is_due(&self) -> bool {
+        self.closing && self.lingers && self.shut_down.is_none()
+    }
+
+    /// Whether the connection is over: closing, everything sent and, after a lingering close,
+    /// the client's side closed too.
     pub fn is_finished(&self) -> bool {
-        self.closing && !self.wants_write()
+        self.closing && !self.wants_write() && !self.lingers
     }
 
     /// The moment this connection times out if nothing happens. While a request is arriving
@@ -256,25 +301,33 @@ impl Connection {
     /// take some of it within the timeout. Otherwise the idle timeout counts from the last
     /// activity.
     pub fn deadline(&self) -> Instant {
-        let since = match self.request_started {
-            Some(started) if !self.wants_write() => started,
+        let since = match (self.shut_down, self.request_started) {
+            // Lingering: [`LINGER`] after the client's last bytes, and however many still
+            // come, no later than the timeout after the FIN.
+            (Some(shut_down), _) => {
+                return (self.last_active + LINGER).min(shut_down + self.settings.timeout);
+            }
+            (None, Some(started)) if !self.wants_write() => started,
             _ => self.last_active,
         };
         since + self.settings.timeout
     }
 
     /// The deadline has passed. A client that stopped halfway through a request (its head or
-    /// its body) gets a 408; an idle one, or one that stopped reading, is simply finished.
-    /// Either way the connection then ends.
+    /// its body) gets a 408, with a lingering close; an idle one, one that stopped reading, or
+    /// one that did not close its side after a lingering close, is simply finished. Either way
+    /// the connection then ends.
     pub fn timed_out(&mut self) {
         if self.request_started.is_some() && !self.closing && !self.wants_write() {
             self.input = Vec::new();
             self.settings.log.request(self.peer, "-", Status::RequestTimeout, 0);
             self.queue(Response::error(Status::RequestTimeout));
+            self.lingers = true;
         } else {
             self.output = Vec::new();
             self.written = 0;
             self.file = None;
+            self.lingers = false;
         }
         self.closing = true;
     }
@@ -322,6 +375,12 @@ impl Connection {
                     let response = self.site.respond(&request);
                     let bytes = if response.head_only { 0 } else { response.content_length() };
                     self.settings.log.request(self.peer, &request, response.status, bytes);
+                    // If this response ends the connection, a client that did not ask for
+                    // that may have sent more already: a lingering close (see Pending::Fin).
+                    // Not when the server is out of descriptors (503): it frees this one at
+                    // once, for the clients still waiting.
+                    self.lingers =
+                        request.keep_alive && response.status != Status::ServiceUnavailable;
                     self.queue(response);
                     used += head_length;
                     self.body = match request.framing {
@@ -331,6 +390,8 @@ impl Connection {
                             Some(BodyLeft::Chunked(ChunkedBody::new(MAX_BODY_BYTES)))
                         }
                     };
+                    // The rest of a body may still be coming after the last response.
+                    self.lingers |= self.body.is_some();
                     // Each request has its own clock; a body still to come restarts it.
                     self.request_started = None;
                 }
@@ -368,6 +429,9 @@ impl Connection {
         self.queue(Response::error(error.status));
         self.body = None;
         self.closing = true;
+        // What the client still sends is not read: a lingering close keeps it from resetting
+        // the connection before the error arrives.
+        self.lingers = true;
     }
 
     /// Stops answering pipelined requests while a file is being sent or the output is already
@@ -443,6 +507,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
 
     /// A site in a temporary directory with a small and a large file.
     struct Fixture {
@@ -479,7 +544,7 @@ mod tests {
         let mut out = Vec::new();
         loop {
             let count = match connection.to_send() {
-                Pending::Nothing => return out,
+                Pending::Nothing | Pending::Fin => return out,
                 Pending::Bytes(bytes) => {
                     let count = bytes.len().min(chunk);
                     out.extend_from_slice(&bytes[..count]);
@@ -494,6 +559,22 @@ mod tests {
             };
             connection.sent(count);
         }
+    }
+
+    /// Asserts that a connection whose last response is sent ends with a lingering close: a
+    /// FIN is due, then what still comes is read and thrown away, and the connection is over
+    /// when the client closes its side.
+    fn assert_lingering_close(connection: &mut Connection) {
+        assert!(matches!(connection.to_send(), Pending::Fin), "a FIN is due");
+        assert!(!connection.is_finished() && !connection.wants_read());
+        connection.shut_down();
+        assert!(matches!(connection.to_send(), Pending::Nothing), "one FIN");
+        assert!(connection.wants_read(), "reads on after the FIN");
+        connection.received(GET_SMALL);
+        assert!(matches!(connection.to_send(), Pending::Nothing), "and answers nothing more");
+        assert!(!connection.is_finished());
+        connection.received_eof();
+        assert!(connection.is_finished(), "over once the client has closed too");
     }
 
     /// As [`drain`], the way a loop that can only write bytes does (`to_send_bytes`).
@@ -699,7 +780,7 @@ mod tests {
         let statuses: Vec<String> =
             responses(&drain(&mut connection, usize::MAX)).into_iter().map(|r| r.0).collect();
         assert_eq!(statuses, ["HTTP/1.1 200 OK", "HTTP/1.1 400 Bad Request"]);
-        assert!(connection.is_finished(), "nothing after the broken body is trusted");
+        assert_lingering_close(&mut connection);
     }
 
     #[test]
@@ -727,7 +808,7 @@ mod tests {
         let found = responses(&drain(&mut connection, usize::MAX));
         assert_eq!(found.len(), 1, "nothing after the error is answered");
         assert_eq!(found[0].0, "HTTP/1.1 400 Bad Request");
-        assert!(connection.is_finished());
+        assert_lingering_close(&mut connection);
     }
 
     #[test]
@@ -743,6 +824,36 @@ mod tests {
     }
 
     #[test]
+    fn a_last_request_whose_body_is_still_coming_ends_with_a_lingering_close() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET /small.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 9\r\n\r\nbody");
+        assert_eq!(responses(&drain(&mut connection, usize::MAX)).len(), 1);
+        assert_lingering_close(&mut connection);
+    }
+
+    #[test]
+    fn a_lingering_close_ends_at_its_deadline_however_much_still_comes() {
+        let f = fixture();
+        let mut connection = connection(&f);
+        connection.received(b"GET / HTTP/1.1\r\n\r\n");
+        drain(&mut connection, usize::MAX);
+        connection.shut_down();
+        let fin = connection.shut_down.unwrap();
+        assert!(connection.deadline() <= fin + LINGER, "a quiet client is waited for briefly");
+        let cap = fin + connection.settings.timeout;
+        for _ in 0..3 {
+            thread::sleep(Duration::from_millis(20));
+            connection.received(b"more and more");
+            assert!(connection.deadline() > fin + LINGER, "bytes put the end off a little");
+        }
+        assert!(connection.deadline() <= cap, "but never past the timeout after the FIN");
+        connection.timed_out();
+        assert!(matches!(connection.to_send(), Pending::Nothing));
+        assert!(connection.is_finished());
+    }
+
+    #[test]
     fn keep_alive_off_closes_after_every_response() {
         let f = fixture();
         let mut connection = Connection::new(
@@ -754,7 +865,7 @@ mod tests {
         let out = drain(&mut connection, usize::MAX);
         assert_eq!(responses(&out).len(), 1);
         assert!(String::from_utf8_lossy(&out).contains("Connection: close\r\n"));
-        assert!(connection.is_finished());
+        assert_lingering_close(&mut connection);
     }
 
     #[test]
@@ -788,7 +899,7 @@ mod tests {
         connection.timed_out();
         let out = drain(&mut connection, usize::MAX);
         assert!(out.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
-        assert!(connection.is_finished());
+        assert_lingering_close(&mut connection);
 
         let mut idle = self::connection(&f);
         idle.timed_out();
@@ -824,7 +935,7 @@ mod tests {
         connection.timed_out();
         let out = drain(&mut connection, usize::MAX);
         assert!(out.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
-        assert!(connection.is_finished());
+        assert_lingering_close(&mut connection);
 
         // The whole body in time: the clock stops, and the idle timeout takes over.
         let mut connection = self::connection(&f);
@@ -849,6 +960,6 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out)
         );
-        assert!(connection.is_finished());
+        assert_lingering_close(&mut connection);
     }
 }

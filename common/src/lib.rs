@@ -48,7 +48,7 @@ pub mod status;
 /// that a stage needs no dependency on clap to use it.)
 pub use clap::command;
 pub use config::{Config, OrExit};
-pub use connection::{Connection, KeepAlive, Pending, Settings};
+pub use connection::{Connection, KeepAlive, LINGER, Pending, Settings};
 pub use net::accept_failed;
 pub use response::Response;
 pub use site::{AccessLog, Site, hello};

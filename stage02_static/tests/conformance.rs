@@ -23,6 +23,11 @@ fn timeouts() {
 }
 
 #[test]
+fn closing() {
+    suites::closing(BINARY);
+}
+
+#[test]
 fn shutdown() {
     suites::shutdown(BINARY);
 }

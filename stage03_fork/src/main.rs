@@ -10,7 +10,7 @@
 //! come and go with `ps -ef --forest | grep stage03`.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Instant;
 
 use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
@@ -95,6 +95,15 @@ fn handle_connection(
         loop {
             let written = match connection.to_send() {
                 Pending::Nothing => break,
+                Pending::Fin => {
+                    // The client may still be sending: a FIN after the last byte, then read on
+                    // until it closes its side too (see common::Pending::Fin), each read waiting
+                    // at most LINGER.
+                    stream.shutdown(Shutdown::Write)?;
+                    stream.set_read_timeout(Some(common::LINGER))?;
+                    connection.shut_down();
+                    break;
+                }
                 Pending::Bytes(bytes) => stream.write(bytes),
                 Pending::File(file, count) => common::net::send_file(&stream, file, count),
             };

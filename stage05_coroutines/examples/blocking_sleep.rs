@@ -14,12 +14,12 @@
 //! `ps -T -p $(pgrep stage05)` (a few threads) with `ss -tn | grep -c 8005` (many connections).
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::time::Instant;
 
 use clap::Args;
-use common::{Config, Connection, KeepAlive, OrExit, Settings, Site};
+use common::{Config, Connection, KeepAlive, OrExit, Pending, Settings, Site};
 use may::net::{TcpListener, TcpStream};
 
 /// The most bytes read in one call; a request head is usually a few hundred.
@@ -115,6 +115,14 @@ fn handle_connection(
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
+        }
+        if let Pending::Fin = connection.to_send() {
+            // The client may still be sending: a FIN after the last byte, then read on
+            // until it closes its side too (see common::Pending::Fin), each read waiting
+            // at most LINGER.
+            stream.shutdown(Shutdown::Write)?;
+            stream.set_read_timeout(Some(common::LINGER))?;
+            connection.shut_down();
         }
         if connection.is_finished() {
             // Dropping the stream closes the socket: the client sees the end of the response.

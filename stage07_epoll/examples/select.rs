@@ -18,7 +18,7 @@
 //! when idle) and `strace -p $(pgrep stage07)` (one `epoll_wait`, then only useful calls).
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
@@ -137,6 +137,13 @@ fn send(session: &mut Session) -> io::Result<()> {
     while session.connection.wants_write() {
         let written = match session.connection.to_send() {
             Pending::Nothing => break,
+            Pending::Fin => {
+                // The client may still be sending: a FIN after the last byte, then read on
+                // until it closes its side too (see common::Pending::Fin).
+                session.stream.shutdown(Shutdown::Write)?;
+                session.connection.shut_down();
+                break;
+            }
             Pending::Bytes(bytes) => session.stream.write(bytes),
             // The rest of a large file: sendfile(2), from the page cache straight to the
             // socket, never copied through this process.

@@ -198,6 +198,13 @@ fn send(session: &mut Session) -> io::Result<()> {
     while session.connection.wants_write() {
         let written = match session.connection.to_send() {
             Pending::Nothing => break,
+            Pending::Fin => {
+                // The client may still be sending: a FIN after the last byte, then read on
+                // until it closes its side too (see common::Pending::Fin).
+                session.stream.shutdown(Shutdown::Write)?;
+                session.connection.shut_down();
+                break;
+            }
             Pending::Bytes(bytes) => session.stream.write(bytes),
             // The rest of a large file: sendfile(2), from the page cache straight to the
             // socket, never copied through this process.

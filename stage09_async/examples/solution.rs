@@ -117,6 +117,13 @@ async fn handle_connection(
             // sendfile(2), from the page cache straight to the socket (see send_file).
             let written = match connection.to_send() {
                 Pending::Nothing => break,
+                Pending::Fin => {
+                    // The client may still be sending: a FIN after the last byte, then read on
+                    // until it closes its side too (see common::Pending::Fin).
+                    stream.shutdown().await?;
+                    connection.shut_down();
+                    break;
+                }
                 Pending::Bytes(bytes) => timeout_at(deadline, stream.write(bytes)).await,
                 Pending::File(file, count) => {
                     timeout_at(deadline, send_file(&stream, file, count)).await

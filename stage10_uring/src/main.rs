@@ -68,6 +68,8 @@ enum Operation {
     ProvideBuffer = 5,
     /// A wait for room in the socket of the connection with this key (a splice does not wait).
     Writable = 6,
+    /// The shutdown of the writing side of the connection with this key (a lingering close).
+    Shutdown = 7,
 }
 
 impl Operation {
@@ -81,6 +83,7 @@ impl Operation {
             4 => Operation::Cancel,
             5 => Operation::ProvideBuffer,
             6 => Operation::Writable,
+            7 => Operation::Shutdown,
             _ => unreachable!("only our own user_data comes back"),
         }
     }
@@ -250,6 +253,11 @@ fn main() {
                     let session = sessions.get_mut(key).expect("a session outlives its operations");
                     handle_completion(key, session, result.map(drop), &mut queued, settings);
                 }
+                Operation::Shutdown => {
+                    let session = sessions.get_mut(key).expect("a session outlives its operations");
+                    let outcome = result.map(|_| session.connection.shut_down());
+                    handle_completion(key, session, outcome, &mut queued, settings);
+                }
                 Operation::Close => drop(sessions.remove(key)),
                 // Nothing to do: a cancelled operation reports in its own completion.
                 Operation::Cancel => {}
@@ -398,8 +406,8 @@ struct Queued(VecDeque<squeue::Entry>);
 
 impl Queued {
     /// Queues what a connection with no operation in flight needs next: a send of what its
-    /// `Connection` has queued (a large file through its pipe), its close when it is over,
-    /// otherwise a receive.
+    /// `Connection` has queued (a large file through its pipe), a shutdown of its writing side
+    /// (a lingering close), its close when it is over, otherwise a receive.
     fn next_operation(&mut self, key: usize, session: &mut Session) -> io::Result<()> {
         let socket = types::Fd(session.fd);
         match session.connection.to_send() {
@@ -425,6 +433,13 @@ impl Queued {
                 let splice = opcode::Splice::new(from_pipe, -1, socket, -1, pipe.holds as u32);
                 self.push(splice.build(), key, Operation::Send);
                 session.in_flight = Some(Operation::Send);
+            }
+            Pending::Fin => {
+                // The client may still be sending: a FIN after the last byte, then receive on
+                // until it closes its side too (see common::Pending::Fin).
+                let shutdown = opcode::Shutdown::new(socket, libc::SHUT_WR);
+                self.push(shutdown.build(), key, Operation::Shutdown);
+                session.in_flight = Some(Operation::Shutdown);
             }
             Pending::Nothing if session.connection.is_finished() => self.close(key, session),
             Pending::Nothing => {

@@ -20,6 +20,11 @@ fn timeouts() {
 }
 
 #[test]
+fn closing() {
+    suites::closing(BINARY);
+}
+
+#[test]
 fn keep_alive() {
     suites::keep_alive(BINARY);
 }

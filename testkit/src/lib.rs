@@ -479,6 +479,13 @@ impl Client {
         let _ = self.stream.write_all(bytes);
     }
 
+    /// Sends `bytes`, or says why they could not all be sent (the server reset the
+    /// connection), for a test about how a connection ends.
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        record(self.number, bytes, true);
+        self.stream.write_all(bytes)
+    }
+
     /// Sends `bytes` in pieces of `size`, pausing `pause` between them.
     pub fn send_in_pieces(&mut self, bytes: &[u8], size: usize, pause: Duration) {
         for piece in bytes.chunks(size) {

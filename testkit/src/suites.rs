@@ -13,6 +13,7 @@
 //! | [`static_files`] | levels 1 and 2: a request and its response, 404, media types, index, 301 (never to another host), paths, HEAD, validators and 304, byte ranges, a large file, no escape from the root |
 //! | [`bad_input`] | 400 for what is not HTTP, and the hostile input: every bad-input row with its status, then more serving; framing before the method (405, 501); clients that leave early |
 //! | [`timeouts`] | a stalled request head or body (with a length or chunked) gets 408, an idle connection is closed |
+//! | [`closing`] | an upload refused while its body still arrives: the whole body goes, then the answer (a lingering close) |
 //! | [`keep_alive`] | persistent connections, pipelining, bodies (chunked too, and their errors), `Connection: close`, 1.0 |
 //! | [`concurrency`] | a stalled and an idle client don't delay a third; 200 keep-alive clients |
 //! | [`shutdown`] | SIGINT and SIGTERM end the server within 2 s, nothing left behind |
@@ -164,6 +165,12 @@ pub const CHECKS: &[Check] = &[
         run: connections::connection_close,
     },
     Check {
+        name: "closing while the client still sends",
+        level: Level::Three,
+        why: "RFC 9112 §9.6; stage02_static/README.md",
+        run: connections::closing,
+    },
+    Check {
         name: "many clients, one of them stalled",
         level: Level::Three,
         why: "stage03_fork/README.md, stage07_epoll/README.md",
@@ -209,9 +216,12 @@ pub const CHECKS: &[Check] = &[
 
 /// The checks a stage's own conformance tests run, by what it can do ([`Stage`]): what
 /// `grade --bin` holds it to. Every stage answers bad input and shuts down cleanly; a stage
-/// that serves files (all but stage01) passes levels 1 and 2, the open-redirect check and
-/// timeouts; one that keeps connections alive (stage03 on) passes the rest of level 3.
+/// that serves files (all but stage01) passes levels 1 and 2, the open-redirect check,
+/// timeouts and closing; one that keeps connections alive (stage03 on) passes the rest of
+/// level 3.
 pub fn claimed_by(stage: &Stage) -> Vec<Check> {
+    // The checks of level 3 that a stage closing every connection passes too.
+    const CLOSED_EVERY_TIME: [&str; 2] = ["timeouts", "closing while the client still sends"];
     let every_stage = [
         "400 for what is not HTTP",
         "malformed requests",
@@ -222,7 +232,7 @@ pub fn claimed_by(stage: &Stage) -> Vec<Check> {
     let claims = |check: &Check| {
         if every_stage.contains(&check.name) {
             true
-        } else if check.level == Level::Three && check.name != "timeouts" {
+        } else if check.level == Level::Three && !CLOSED_EVERY_TIME.contains(&check.name) {
             stage.keeps_alive
         } else {
             stage.serves_files
@@ -284,6 +294,12 @@ pub fn keep_alive(binary: &str) {
             connections::connection_close,
         ],
     );
+}
+
+/// An upload refused while its body is still arriving: the client sends the whole body, then
+/// reads the refusal (a lingering close, not a reset).
+pub fn closing(binary: &str) {
+    run(binary, &[connections::closing]);
 }
 
 /// A client that stalls halfway through a head and one that connects and sends nothing do

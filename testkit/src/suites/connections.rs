@@ -207,3 +207,36 @@ fn assert_kept_open(response: &HttpResponse) {
         response.header("connection").unwrap_or("none")
     );
 }
+
+/// Level 3: a server that ends a connection while the client is still sending lets it finish
+/// and read the answer (RFC 9112 §9.6). An upload over the limit is refused at once (413),
+/// but the client goes on sending the body it announced: a server that just closes makes its
+/// kernel reset the connection as the next bytes arrive, and the reset can destroy the answer
+/// before the client reads it. Shutting down the writing side and reading on (a lingering
+/// close) lets the whole body go, then the answer and the end of the connection arrive.
+pub fn closing(target: &Target) {
+    let server = target.start(&[]);
+    let mut client = server.connect();
+    let upload = 8 * 1024 * 1024;
+    let head =
+        format!("POST /notes.txt HTTP/1.1\r\nHost: test\r\nContent-Length: {upload}\r\n\r\n");
+    client.send(head.as_bytes());
+    let piece = vec![b'u'; 64 * 1024];
+    for sent in (0..upload).step_by(piece.len()) {
+        if let Err(error) = client.try_send(&piece) {
+            panic!(
+                "sending the body failed after {sent} of its {upload} bytes ({error}): the server \
+                 closed the connection while the body was still arriving, and its kernel reset \
+                 it; shut down the writing side and read on until the client closes instead"
+            );
+        }
+    }
+    let answer = client.try_response(false).unwrap_or_else(|error| {
+        panic!("no answer after the whole body was sent ({error}): was the connection reset?")
+    });
+    assert!(
+        (400..500).contains(&answer.status),
+        "an upload of 8 MiB to a file was answered {}",
+        answer.status_line
+    );
+}
