@@ -81,8 +81,9 @@ impl Lang {
 }
 
 /// What keeps the two languages of a lesson in step: the levels of its headings in order, and
-/// its fenced code blocks (commands, code, generated excerpts) word for word. Returns one line
-/// per difference; none when the two are in step.
+/// its fenced code blocks (commands, code, generated excerpts) word for word, but for their
+/// comments (see [`without_comments`]), which each language writes in its own. Returns one
+/// line per difference; none when the two are in step.
 pub fn differences(english: &str, chinese: &str) -> Vec<String> {
     let (english, chinese) = (Outline::of(english), Outline::of(chinese));
     let mut found = Vec::new();
@@ -157,7 +158,11 @@ impl Outline {
                 Event::Text(part) if in_fence => {
                     outline.code.last_mut().expect("inside a block").push_str(&part);
                 }
-                Event::End(TagEnd::CodeBlock) => in_fence = false,
+                Event::End(TagEnd::CodeBlock) => {
+                    let block = outline.code.last_mut().expect("inside a block");
+                    *block = without_comments(block);
+                    in_fence = false;
+                }
                 _ => {}
             }
         }
@@ -171,9 +176,62 @@ impl Outline {
     }
 }
 
+/// A fenced code block (its opening line first) without its comments, so that the two
+/// languages can each comment a command in their own: in a shell or TOML block everything
+/// from a `#` that starts a word, outside quotes; in a Rust block from a `//` that starts a
+/// word. Other blocks (outputs, traces) are kept whole. Trailing spaces go with a comment.
+pub fn without_comments(block: &str) -> String {
+    let info = block.lines().next().unwrap_or_default().trim_start_matches('`');
+    let marker = match info {
+        "sh" | "bash" | "console" | "toml" => "#",
+        "rust" => "//",
+        _ => return block.to_string(),
+    };
+    let mut out = String::new();
+    for (number, line) in block.lines().enumerate() {
+        let code = if number == 0 { line } else { before_comment(line, marker) };
+        out.push_str(code.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `line` up to a comment that begins with `marker` at the start of a word, outside quotes.
+fn before_comment<'a>(line: &'a str, marker: &str) -> &'a str {
+    let mut quote = None;
+    let mut previous = ' ';
+    for (at, c) in line.char_indices() {
+        match quote {
+            Some(open) if c == open => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if previous.is_whitespace() && line[at..].starts_with(marker) => {
+                return &line[..at];
+            }
+            None => {}
+        }
+        previous = c;
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comments_are_left_out_and_quoted_hashes_kept() {
+        let block =
+            "```sh\n# terminal 1\ncurl -w '%{http_code} #x' http://h/ # a comment\nwc -c#not\n";
+        assert_eq!(
+            without_comments(block),
+            "```sh\n\ncurl -w '%{http_code} #x' http://h/\nwc -c#not\n"
+        );
+        let rust = "```rust\nlet x = 1; // why\n";
+        assert_eq!(without_comments(rust), "```rust\nlet x = 1;\n");
+        let output = "```text\nread(3) = 1   # kept\n";
+        assert_eq!(without_comments(output), output);
+    }
 
     const ENGLISH: &str = "# Stage 1\n\nText.\n\n## Run it\n\n```sh\ncargo run # the server\n```\n\n\
         <!-- measured:begin (x) -->\nrows\n<!-- measured:end -->\n";
@@ -190,10 +248,12 @@ mod tests {
         let no_section = CHINESE.replace("## 运行\n\n", "");
         assert_eq!(differences(ENGLISH, &no_section), ["headings differ: English # ##, Chinese #"]);
         let translated = CHINESE.replace("# the server", "# 服务器");
+        assert_eq!(differences(ENGLISH, &translated), Vec::<String>::new(), "comments differ");
+        let changed = CHINESE.replace("cargo run # the server", "cargo test # the server");
         assert_eq!(
-            differences(ENGLISH, &translated),
+            differences(ENGLISH, &changed),
             [
-                "fenced code block 1 differs at its line 1: English `cargo run # the server`, Chinese `cargo run # 服务器`"
+                "fenced code block 1 differs at its line 1: English `cargo run`, Chinese `cargo test`"
             ]
         );
         let new_command = ENGLISH.replace("```\n\n<!--", "```\n\n```sh\ncargo test\n```\n\n<!--");

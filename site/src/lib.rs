@@ -21,6 +21,7 @@ use similar::{ChangeTag, TextDiff};
 pub use lang::Lang;
 
 pub mod figures;
+pub mod glossary;
 pub mod lang;
 pub mod markers;
 pub mod measured;
@@ -190,6 +191,13 @@ pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
         let title = text.lines().next().unwrap_or_default().trim_start_matches("# ");
         let content = markdown(lang, measured::PAGE.trim_end_matches(".html"), &text);
         page(measured::PAGE.into(), frame(lang, title, &content, None, measured::PAGE));
+        // The Chinese course's glossary, from its one table (the English page shows the table
+        // too, for the language switch and for a reader of both).
+        let text =
+            glossary::page_markdown(&fs::read_to_string(workspace.join(glossary::FILE))?, lang);
+        let title = text.lines().next().unwrap_or_default().trim_start_matches("# ");
+        let content = markdown(lang, glossary::PAGE.trim_end_matches(".html"), &text);
+        page(glossary::PAGE.into(), frame(lang, title, &content, None, glossary::PAGE));
     }
     Ok(pages)
 }
@@ -347,6 +355,9 @@ fn markdown(lang: Lang, stage: &str, text: &str) -> String {
             }
             if url == format!("../grade/{}", to.readme()) {
                 return Some(page(to, GUIDE.trim_end_matches(".html")));
+            }
+            if url.trim_start_matches("../") == glossary::FILE && to == lang {
+                return Some(page(to, glossary::PAGE.trim_end_matches(".html")));
             }
             if url == format!("../{}", measured::RESULTS) && to == lang {
                 return Some(page(to, measured::PAGE.trim_end_matches(".html")));

@@ -121,3 +121,51 @@ fn links_between_pages_lead_somewhere_and_the_language_switch_leads_back() {
     }
     assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
+
+/// Every Chinese lesson links the glossary, and its prose uses the glossary's Chinese for
+/// every term listed there: the English stays in code, commands and glosses (`套接字（socket）`).
+#[test]
+fn chinese_lessons_use_the_glossary() {
+    let workspace = site::workspace();
+    let glossary = fs::read_to_string(workspace.join(site::glossary::FILE)).unwrap();
+    let terms = site::glossary::terms(&glossary);
+    assert!(terms.len() >= 20, "the glossary lists {} terms", terms.len());
+    let mut problems = Vec::new();
+    let folders =
+        std::iter::once(".").chain(STAGES.iter().map(|stage| stage.name)).chain(["grade"]);
+    for folder in folders {
+        let file = format!("{folder}/{}", Lang::Chinese.readme());
+        let lesson = fs::read_to_string(workspace.join(&file)).unwrap();
+        if folder != "." && !lesson.contains(&format!("](../{})", site::glossary::FILE)) {
+            problems.push(format!("{file}: no link to ../{}", site::glossary::FILE));
+        }
+        for bare in site::glossary::bare_terms(&lesson, &terms) {
+            problems.push(format!("{file}: {bare}"));
+        }
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Chinese sentences read without a chain of colons: at most two in any sentence, and at
+/// most 0.35 a sentence on average in every lesson.
+#[test]
+fn chinese_sentences_carry_few_colons() {
+    let workspace = site::workspace();
+    let mut problems = Vec::new();
+    let folders =
+        std::iter::once(".").chain(STAGES.iter().map(|stage| stage.name)).chain(["grade"]);
+    for folder in folders {
+        let file = format!("{folder}/{}", Lang::Chinese.readme());
+        let lesson = fs::read_to_string(workspace.join(&file)).unwrap();
+        let sentences = site::glossary::sentences(&lesson);
+        let colons = |sentence: &String| sentence.matches('：').count();
+        for sentence in sentences.iter().filter(|sentence| colons(sentence) > 2) {
+            problems.push(format!("{file}: {} colons in {sentence}", colons(sentence)));
+        }
+        let average = sentences.iter().map(colons).sum::<usize>() as f64 / sentences.len() as f64;
+        if average > 0.35 {
+            problems.push(format!("{file}: {average:.2} colons a sentence"));
+        }
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+}
