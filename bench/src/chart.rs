@@ -18,32 +18,71 @@ const VALUES: f64 = 52.0;
 /// Height of one server's line in a panel.
 const LINE: f64 = 14.0;
 
+/// The language of a chart's words: the Chinese course shows a copy of each chart in Chinese
+/// (`latest.zh-CN.svg` beside `latest.svg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    English,
+    Chinese,
+}
+
+impl Language {
+    /// Both, English first.
+    pub const ALL: [Language; 2] = [Language::English, Language::Chinese];
+
+    /// Of a pair of texts, the one in this language.
+    pub fn pick(self, [english, chinese]: [&'static str; 2]) -> &'static str {
+        match self {
+            Language::English => english,
+            Language::Chinese => chinese,
+        }
+    }
+
+    /// The name of a chart in this language: `latest.svg`, `latest.zh-CN.svg`.
+    pub fn file(self, stem: &str) -> String {
+        match self {
+            Language::English => format!("{stem}.svg"),
+            Language::Chinese => format!("{stem}.zh-CN.svg"),
+        }
+    }
+}
+
+/// About how wide `text` is drawn at a size whose Latin letters are `letter` wide: a Chinese
+/// character takes about two of them.
+pub fn text_width(text: &str, letter: f64) -> f64 {
+    text.chars().map(|c| if c.is_ascii() { letter } else { 2.0 * letter }).sum()
+}
+
 /// A family of models, and its colour (Okabe and Ito's palette, which colour-blind readers can
 /// tell apart).
 struct Family {
-    name: &'static str,
+    name: [&'static str; 2],
     colour: &'static str,
     stages: &'static [&'static str],
 }
 
 const FAMILIES: [Family; 5] = [
     Family {
-        name: "blocking (stages 01-04)",
+        name: ["blocking (stages 01-04)", "阻塞式（第 1-4 步）"],
         colour: "#E69F00",
         stages: &["stage01", "stage02", "stage03", "stage04"],
     },
     Family {
-        name: "coroutines and tasks (05, 09)",
+        name: ["coroutines and tasks (05, 09)", "协程与任务（第 5、9 步）"],
         colour: "#009E73",
         stages: &["stage05", "stage09"],
     },
     Family {
-        name: "event loops (06-08)",
+        name: ["event loops (06-08)", "事件循环（第 6-8 步）"],
         colour: "#0072B2",
         stages: &["stage06", "stage07", "stage08"],
     },
-    Family { name: "completions, io_uring (10)", colour: "#CC79A7", stages: &["stage10"] },
-    Family { name: "nginx", colour: "#1d2430", stages: &["nginx"] },
+    Family {
+        name: ["completions, io_uring (10)", "完成通知，io_uring（第 10 步）"],
+        colour: "#CC79A7",
+        stages: &["stage10"],
+    },
+    Family { name: ["nginx", "nginx"], colour: "#1d2430", stages: &["nginx"] },
 ];
 
 /// The colour of a server's bars.
@@ -56,26 +95,32 @@ fn colour(server: &str) -> &'static str {
 
 /// One measure the chart shows.
 struct Measure {
-    title: &'static str,
+    title: [&'static str; 2],
     value: fn(&Row) -> f64,
     show: fn(f64) -> String,
 }
 
 const MEASURES: [Measure; 2] = [
     Measure {
-        title: "CPU time per request, us (median): shorter is cheaper",
+        title: [
+            "CPU time per request, us (median): shorter is cheaper",
+            "每个请求的 CPU 时间，微秒（中位数），越短越省",
+        ],
         value: |row| row.cpu_per_request_us,
         show: |value| format!("{value:.1}"),
     },
     Measure {
-        title: "Requests per second (median): longer is faster, up to what wrk can send",
+        title: [
+            "Requests per second (median): longer is faster, up to what wrk can send",
+            "每秒请求数（中位数），越长越快，直到 wrk 发送能力的上限",
+        ],
         value: |row| row.requests_per_second,
         show: |value| format!("{:.0}k", value / 1000.0),
     },
 ];
 
-/// The chart of `rows`, titled `heading` (which cores the servers had).
-pub fn svg(rows: &[Row], heading: &str) -> String {
+/// The chart of `rows`, titled `heading` (which cores the servers had), in `language`.
+pub fn svg(rows: &[Row], heading: &str, language: Language) -> String {
     let mut workloads: Vec<&str> = Vec::new();
     for row in rows {
         if !workloads.contains(&row.workload.as_str()) {
@@ -90,7 +135,7 @@ pub fn svg(rows: &[Row], heading: &str) -> String {
         let _ = writeln!(
             body,
             r##"<text x="10" y="{y:.0}" font-size="14" font-weight="bold" fill="#1d2430">{}</text>"##,
-            measure.title
+            language.pick(measure.title)
         );
         y += 12.0;
         for line in workloads.chunks(COLUMNS) {
@@ -168,9 +213,9 @@ pub fn svg(rows: &[Row], heading: &str) -> String {
             family.colour,
             x + 17.0,
             top + 10.0,
-            family.name
+            language.pick(family.name)
         );
-        x += 17.0 + 6.6 * family.name.len() as f64 + 16.0;
+        x += 17.0 + text_width(language.pick(family.name), 6.6) + 16.0;
     }
     out.push_str(&body);
     out.push_str("</svg>\n");
@@ -189,7 +234,7 @@ mod tests {
             row("a", "stage07_epoll", 2000.0, 6.0),
             row("b", "nginx", 3000.0, 9.0),
         ];
-        let chart = svg(&rows, "One core");
+        let chart = svg(&rows, "One core", Language::English);
         assert_eq!(chart.matches("<title>").count(), 6);
         assert!(chart.contains("<title>stage07_epoll a: 6.0</title>"), "{chart}");
         assert!(chart.contains("<title>nginx b: 3k</title>"), "{chart}");

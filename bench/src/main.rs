@@ -43,8 +43,10 @@ use testkit::{STAGES, Stage};
 use workload::{QUICK, TWO_CORE_WORKLOADS, WORKLOADS, Workload};
 
 /// The charts' headings.
-const ONE_CORE_CHART: &str = "One core: the server on core 0, wrk on core 1";
-const TWO_CORE_CHART: &str = "Two cores: the server and wrk both allowed both cores";
+const ONE_CORE_CHART: [&str; 2] =
+    ["One core: the server on core 0, wrk on core 1", "单核：服务器在核 0 上，wrk 在核 1 上"];
+const TWO_CORE_CHART: [&str; 2] =
+    ["Two cores: the server and wrk both allowed both cores", "双核：服务器和 wrk 都可以用两个核"];
 
 /// What the two-core table shows, printed above it.
 const TWO_CORE_NOTE: &str = "\nTwo cores: the server may run on both cores and so may wrk \
@@ -97,14 +99,13 @@ fn run(args: &Args) -> io::Result<()> {
         let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
         let markdown = fs::read_to_string(results.join("latest.md"))?;
         let (one_core, two_cores) = report::parse(&markdown);
-        fs::write(results.join("latest.svg"), chart::svg(&one_core, ONE_CORE_CHART))?;
-        if !two_cores.is_empty() {
-            fs::write(results.join("two-cores.svg"), chart::svg(&two_cores, TWO_CORE_CHART))?;
-        }
+        draw_charts(&results, &one_core, &two_cores)?;
         if let Ok(profile) = fs::read_to_string(results.join("profile.md")) {
-            fs::write(results.join("profile.svg"), profile::svg(&profile::parse(&profile)))?;
+            draw_profile(&results, &profile::parse(&profile))?;
         }
-        eprintln!("drew bench/results/latest.svg, two-cores.svg and profile.svg again");
+        eprintln!(
+            "drew bench/results/latest.svg, two-cores.svg and profile.svg again (and .zh-CN.svg)"
+        );
         return Ok(());
     }
     if let Err(error) =
@@ -204,10 +205,7 @@ fn run(args: &Args) -> io::Result<()> {
     };
     fs::create_dir_all(&out_dir)?;
     fs::write(out_dir.join("latest.md"), &markdown)?;
-    fs::write(out_dir.join("latest.svg"), chart::svg(&one_core.rows, ONE_CORE_CHART))?;
-    if !two_core.rows.is_empty() {
-        fs::write(out_dir.join("two-cores.svg"), chart::svg(&two_core.rows, TWO_CORE_CHART))?;
-    }
+    draw_charts(&out_dir, &one_core.rows, &two_core.rows)?;
     eprintln!("wrote {}", out_dir.join("latest.{md,svg}").display());
     Ok(())
 }
@@ -369,8 +367,36 @@ fn profile_all(
     );
     println!("{markdown}");
     fs::write(results.join("profile.md"), markdown)?;
-    fs::write(results.join("profile.svg"), profile::svg(&breakdowns))?;
+    draw_profile(&results, &breakdowns)?;
     eprintln!("wrote bench/results/profile.md, profile.svg and profiles/*.svg");
+    Ok(())
+}
+
+/// Draws the charts of the results into `folder`, in each language: `latest.svg` (one core)
+/// and, when the run had them, `two-cores.svg`; the Chinese copies as `*.zh-CN.svg`.
+fn draw_charts(
+    folder: &Path,
+    one_core: &[report::Row],
+    two_cores: &[report::Row],
+) -> io::Result<()> {
+    for language in chart::Language::ALL {
+        let heading = language.pick(ONE_CORE_CHART);
+        fs::write(folder.join(language.file("latest")), chart::svg(one_core, heading, language))?;
+        if !two_cores.is_empty() {
+            let heading = language.pick(TWO_CORE_CHART);
+            let svg = chart::svg(two_cores, heading, language);
+            fs::write(folder.join(language.file("two-cores")), svg)?;
+        }
+    }
+    Ok(())
+}
+
+/// Draws the chart of the profile into `folder`, in each language (`profile.svg`,
+/// `profile.zh-CN.svg`).
+fn draw_profile(folder: &Path, breakdowns: &[profile::Breakdown]) -> io::Result<()> {
+    for language in chart::Language::ALL {
+        fs::write(folder.join(language.file("profile")), profile::svg(breakdowns, language))?;
+    }
     Ok(())
 }
 

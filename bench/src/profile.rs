@@ -15,6 +15,7 @@ use inferno::collapse::Collapse;
 use inferno::collapse::perf::{Folder, Options as FoldOptions};
 use inferno::flamegraph::{self, Options as FlameOptions};
 
+use crate::chart::{Language, text_width};
 use crate::report;
 use crate::server::{self, Target};
 use bench::wrk;
@@ -63,6 +64,20 @@ impl Category {
     ];
 
     /// Its column header.
+    /// Its name in `language` (the Chinese chart's legend).
+    pub fn label_in(self, language: Language) -> &'static str {
+        let chinese = match self {
+            Category::Send => "TCP 发送",
+            Category::Receive => "TCP 接收",
+            Category::File => "文件",
+            Category::Waiting => "等待与唤醒",
+            Category::Connections => "accept 与 close",
+            Category::Own => "自身代码与内存",
+            Category::Other => "其他",
+        };
+        language.pick([self.label(), chinese])
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Category::Send => "TCP send",
@@ -409,8 +424,8 @@ pub fn parse(markdown: &str) -> Vec<Breakdown> {
 }
 
 /// A chart of the breakdowns: for each workload, a stacked bar per server, its length the CPU
-/// time per request, its parts the categories.
-pub fn svg(breakdowns: &[Breakdown]) -> String {
+/// time per request, its parts the categories; its words in `language`.
+pub fn svg(breakdowns: &[Breakdown], language: Language) -> String {
     let (left, right, bar, gap) = (150.0, 140.0, 16.0, 6.0);
     let width = 860.0;
     let plot = width - left - right;
@@ -452,7 +467,7 @@ pub fn svg(breakdowns: &[Breakdown]) -> String {
                     r#"<rect x="{x:.1}" y="{y:.1}" width="{length:.1}" height="{bar}" fill="{}"><title>{} {workload}, {}: {percent:.0}%</title></rect>"#,
                     category.colour(),
                     row.server,
-                    category.label()
+                    category.label_in(language)
                 );
                 x += length;
             }
@@ -462,7 +477,7 @@ pub fn svg(breakdowns: &[Breakdown]) -> String {
                 x + 6.0,
                 y + bar - 4.0,
                 row.cpu_per_request_us,
-                if cut { " (bar cut)" } else { "" }
+                if cut { language.pick([" (bar cut)", "（截断）"]) } else { "" }
             );
             y += bar + gap;
         }
@@ -474,9 +489,13 @@ pub fn svg(breakdowns: &[Breakdown]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="system-ui, sans-serif" font-size="12">"#
     );
     let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="#fbfaf7"/>"##);
+    let title = language.pick([
+        "Where a request's CPU time goes (us per request, one core; shorter is cheaper)",
+        "一个请求的 CPU 时间花在哪里（每请求微秒数，单核，越短越省）",
+    ]);
     let _ = writeln!(
         out,
-        r##"<text x="12" y="22" font-size="15" font-weight="bold" fill="#1d2430">Where a request's CPU time goes (us per request, one core; shorter is cheaper)</text>"##
+        r##"<text x="12" y="22" font-size="15" font-weight="bold" fill="#1d2430">{title}</text>"##
     );
     let mut x = 12.0;
     for category in Category::ALL {
@@ -485,9 +504,9 @@ pub fn svg(breakdowns: &[Breakdown]) -> String {
             r##"<rect x="{x:.0}" y="36" width="12" height="12" fill="{}"/><text x="{:.0}" y="46" fill="#1d2430">{}</text>"##,
             category.colour(),
             x + 16.0,
-            category.label()
+            category.label_in(language)
         );
-        x += 16.0 + 7.0 * category.label().len() as f64 + 18.0;
+        x += 16.0 + text_width(category.label_in(language), 7.0) + 18.0;
     }
     out.push_str(&body);
     out.push_str("</svg>\n");
@@ -580,7 +599,7 @@ mod tests {
             table.contains("| stage07_epoll | 6.00 | 40% | 10% | 20% | 10% | 0% | 20% | 0% | [svg](profiles/stage07_epoll-small-50.svg) |"),
             "{table}"
         );
-        let chart = svg(&breakdowns);
+        let chart = svg(&breakdowns, Language::English);
         assert_eq!(chart.matches("<title>").count(), 14);
         assert!(chart.contains(">nginx</text>") && chart.ends_with("</svg>\n"));
     }

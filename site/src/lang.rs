@@ -23,6 +23,60 @@ impl Lang {
     /// Both, English first.
     pub const ALL: [Lang; 2] = [Lang::English, Lang::Chinese];
 
+    /// A header cell of a generated table in this language. The bench writes its tables in
+    /// English; a Chinese page gets every header it knows in Chinese (`CPU, 100 idle` too),
+    /// and any other as written.
+    pub fn header(self, cell: &str) -> String {
+        if self == Lang::English {
+            return cell.to_string();
+        }
+        let known = [
+            ("workload", "负载"),
+            ("workload, two cores", "负载（双核）"),
+            ("two cores", "双核"),
+            ("server", "服务器"),
+            ("requests/s", "每秒请求数"),
+            ("x nginx", "相对 nginx"),
+            ("errors", "错误"),
+            ("CPU us/request", "每请求 CPU（微秒）"),
+            ("CPU us/req", "每请求 CPU（微秒）"),
+            ("peak RSS", "内存峰值"),
+            ("idle CPU", "空闲时的 CPU"),
+            ("memory per idle connection", "每个空闲连接的内存"),
+            ("fresh request among 10,000 idle", "10,000 个空闲连接中的新请求"),
+            ("idle connections held", "保持的空闲连接"),
+            ("RSS per connection", "每个连接的内存"),
+            ("fresh request meanwhile", "其间的新请求"),
+            ("TCP send", "TCP 发送"),
+            ("TCP receive", "TCP 接收"),
+            ("the file", "文件"),
+            ("waiting and waking", "等待与唤醒"),
+            ("accept and close", "accept 与 close"),
+            ("own code, memory", "自身代码与内存"),
+            ("other", "其他"),
+            ("flame graph", "火焰图"),
+        ];
+        if let Some((_, chinese)) = known.iter().find(|(english, _)| *english == cell) {
+            return chinese.to_string();
+        }
+        // The idle-scaling table: `CPU, 100 idle`, `fresh request, 100 idle`.
+        let idle = |prefix: &str| cell.strip_prefix(prefix)?.strip_suffix(" idle");
+        if let Some(count) = idle("CPU, ") {
+            return format!("{count} 个空闲连接时的 CPU");
+        }
+        if let Some(count) = idle("fresh request, ") {
+            return format!("{count} 个空闲连接时的新请求");
+        }
+        cell.to_string()
+    }
+
+    /// A Markdown table's header line (`| a | b |`) with each cell as [`Lang::header`] gives it.
+    pub fn header_line(self, line: &str) -> String {
+        let cells: Vec<String> =
+            line.trim().trim_matches('|').split('|').map(|cell| self.header(cell.trim())).collect();
+        format!("| {} |", cells.join(" | "))
+    }
+
     /// The lesson's file name in a stage's directory (and the top README's).
     pub fn readme(self) -> &'static str {
         match self {
@@ -218,6 +272,16 @@ fn before_comment<'a>(line: &'a str, marker: &str) -> &'a str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chinese_pages_get_the_headers_in_chinese() {
+        let line = "| workload | server | CPU us/request | CPU, 100 idle | fresh request, 1000 idle | p99 |";
+        assert_eq!(
+            Lang::Chinese.header_line(line),
+            "| 负载 | 服务器 | 每请求 CPU（微秒） | 100 个空闲连接时的 CPU | 1000 个空闲连接时的新请求 | p99 |"
+        );
+        assert_eq!(Lang::English.header_line(line), line);
+    }
 
     #[test]
     fn comments_are_left_out_and_quoted_hashes_kept() {

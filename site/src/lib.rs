@@ -122,9 +122,13 @@ pub fn workspace() -> PathBuf {
 /// When a figure cannot be read.
 pub fn profile_figures(workspace: &Path) -> io::Result<Vec<Page>> {
     let mut pages = Vec::new();
-    // The profile's chart, and the bench's two charts, which the page of measurements shows.
-    for chart in ["profile.svg", "latest.svg", "two-cores.svg"] {
-        let path = workspace.join("bench/results").join(chart);
+    // The profile's chart, and the bench's two charts, which the page of measurements shows,
+    // each also in Chinese.
+    let charts = ["profile", "latest", "two-cores"];
+    let names =
+        charts.iter().flat_map(|chart| [format!("{chart}.svg"), format!("{chart}.zh-CN.svg")]);
+    for chart in names {
+        let path = workspace.join("bench/results").join(&chart);
         if path.is_file() {
             let html = fs::read_to_string(&path)?;
             pages.push(Page { path: format!("course/profiles/{chart}"), html });
@@ -319,10 +323,10 @@ fn lesson(lang: Lang, index: usize, readme: &str, main: &str, name: &str) -> Str
         };
     }
     let code = match lang {
-        Lang::English => "The code",
-        Lang::Chinese => "代码",
+        Lang::English => "The code: ",
+        Lang::Chinese => "代码：",
     };
-    let _ = write!(content, "<h2 id=\"source\">{code}: {stage}/src/main.rs</h2>\n{}", source(main));
+    let _ = write!(content, "<h2 id=\"source\">{code}{stage}/src/main.rs</h2>\n{}", source(main));
     frame(lang, stage, &content, Some(index), name)
 }
 

@@ -129,7 +129,7 @@ pub const PAGE: &str = "measured.html";
 /// [`LESSON_WORKLOADS`] the stage ran; what idle connections cost them; on two cores, the
 /// same servers (for a stage in that table); and, for the stages in it, the idle-scaling
 /// table. Empty when the results hold nothing for the stage.
-pub fn block(stage: &str, results: &str) -> String {
+pub fn block(stage: &str, results: &str, lang: Lang) -> String {
     let results = parse(results);
     let index = STAGES.iter().position(|known| known.name == stage);
     let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
@@ -157,10 +157,10 @@ pub fn block(stage: &str, results: &str) -> String {
     if workloads.is_empty() {
         return out;
     }
-    out.push_str(&load_rows(&results.loads, "workload", &workloads, &servers, bold));
-    out.push_str(
-        "\n| server | idle CPU | memory per idle connection | fresh request among 10,000 idle |\n",
-    );
+    out.push_str(&load_rows(&results.loads, "workload", &workloads, &servers, bold, lang));
+    let idle =
+        "| server | idle CPU | memory per idle connection | fresh request among 10,000 idle |";
+    let _ = writeln!(out, "\n{}", lang.header_line(idle));
     out.push_str("|---|---:|---:|---:|\n");
     for server in &servers {
         if let Some(idle) = results.idles.iter().find(|idle| idle.server == *server) {
@@ -178,12 +178,13 @@ pub fn block(stage: &str, results: &str) -> String {
     if results.two_cores.iter().any(|load| load.server == stage) {
         let workloads = LESSON_TWO_CORE_WORKLOADS;
         out.push('\n');
-        out.push_str(&load_rows(&results.two_cores, "two cores", &workloads, &servers, bold));
+        out.push_str(&load_rows(&results.two_cores, "two cores", &workloads, &servers, bold, lang));
     }
     let scaled: Vec<&Scaling> =
         results.scalings.iter().filter(|row| servers.contains(&row.server.as_str())).collect();
     if scaled.iter().any(|row| row.server == stage) {
-        let _ = writeln!(out, "\n| {} |", results.scaling_header.join(" | "));
+        let header = format!("| {} |", results.scaling_header.join(" | "));
+        let _ = writeln!(out, "\n{}", lang.header_line(&header));
         let _ = writeln!(out, "|---|{}", "---:|".repeat(results.scaling_header.len() - 1));
         for row in scaled {
             let _ = writeln!(out, "| {} | {} |", bold(&row.server), row.cells.join(" | "));
@@ -199,11 +200,11 @@ fn load_rows(
     workloads: &[&str],
     servers: &[&str],
     bold: impl Fn(&str) -> String,
+    lang: Lang,
 ) -> String {
-    let mut out = format!(
-        "| {first_header} | server | requests/s | p99 | CPU us/request | peak RSS |\n\
-         |---|---|---:|---:|---:|---:|\n"
-    );
+    let header =
+        format!("| {first_header} | server | requests/s | p99 | CPU us/request | peak RSS |");
+    let mut out = format!("{}\n|---|---|---:|---:|---:|---:|\n", lang.header_line(&header));
     for workload in workloads {
         for server in servers {
             let found = loads.iter().find(|l| l.workload == *workload && l.server == *server);
@@ -223,8 +224,8 @@ fn load_rows(
     out
 }
 
-/// What stands between a lesson's markers: where the figures come from (in the lesson's
-/// language), then [`block`] (the same in both).
+/// What stands between a lesson's markers: where the figures come from, then [`block`], in
+/// the lesson's language.
 pub fn readme_block(stage: &str, results: &str, lang: Lang) -> String {
     let intro = match lang {
         Lang::English => format!(
@@ -236,35 +237,55 @@ pub fn readme_block(stage: &str, results: &str, lang: Lang) -> String {
         Lang::Chinese => format!(
             "摘自 [{RESULTS}](../{RESULTS})，只取了其中几种负载（那里有全部），是一台机器上的\
              一次运行。请拿这些行互相比较，\
-             不要和另一台机器的数字比。CPU us/request 是各轮的中位数，括号里是最低和最高的\
-             一轮：两个服务器的范围重叠时，这次运行分不出它们的高下。"
+             不要和另一台机器的数字比。每请求 CPU 是各轮的中位数，括号里是最低和最高的\
+             一轮。两个服务器的范围重叠时，这次运行分不出它们的高下。"
         ),
     };
-    format!("{intro}\n\n{}", block(stage, results))
+    format!("{intro}\n\n{}", block(stage, results, lang))
 }
 
 /// The course page of measurements ([`PAGE`]) as Markdown: the charts, then every table of
-/// the results as the bench wrote them (its text is English in both languages for now).
+/// the results as the bench wrote them, the headers in the page's language (the bench's own
+/// sentences are English in both languages for now).
 pub fn page_markdown(results: &str, lang: Lang) -> String {
-    let (title, charts) = match lang {
+    let (title, charts, suffix) = match lang {
         Lang::English => (
             "# Measured: every stage beside nginx",
             "CPU time per request (lower is better), then requests per second, one core:",
+            "",
         ),
         Lang::Chinese => (
             "# 测量结果：每一步与 nginx 并列",
             "每个请求的 CPU 时间（越低越好），然后是每秒请求数，单核：",
+            ".zh-CN",
         ),
     };
-    let two_cores = match lang {
-        Lang::English => "Two cores:",
-        Lang::Chinese => "双核：",
+    let (two_cores, alt_one, alt_two) = match lang {
+        Lang::English => (
+            "Two cores:",
+            "Every server's CPU time per request and requests per second, one core",
+            "The same on two cores",
+        ),
+        Lang::Chinese => {
+            ("双核：", "每个服务器每请求的 CPU 时间和每秒请求数，单核", "双核上的同样数据")
+        }
     };
-    // The results' own title gives way to the page's.
+    // The results' own title gives way to the page's; a Chinese page gets the tables'
+    // headers in Chinese.
     let body = results.split_once('\n').map_or(results, |(_, rest)| rest);
+    let lines: Vec<&str> = body.lines().collect();
+    let body: String = lines
+        .iter()
+        .enumerate()
+        .map(|(at, line)| {
+            let is_header = lines.get(at + 1).is_some_and(|next| next.starts_with("|---"));
+            let line = if is_header { lang.header_line(line) } else { line.to_string() };
+            line + "\n"
+        })
+        .collect();
     format!(
-        "{title}\n\n{charts}\n\n![](../bench/results/latest.svg)\n\n{two_cores}\n\n\
-         ![](../bench/results/two-cores.svg)\n{body}"
+        "{title}\n\n{charts}\n\n![{alt_one}](../bench/results/latest{suffix}.svg)\n\n\
+         {two_cores}\n\n![{alt_two}](../bench/results/two-cores{suffix}.svg)\n{body}"
     )
 }
 
@@ -295,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_stage_is_shown_beside_the_one_before_and_nginx() {
-        let block = block("stage07_epoll", RESULTS_SAMPLE);
+        let block = block("stage07_epoll", RESULTS_SAMPLE, Lang::English);
         assert!(
             block.contains("| small-50 | stage06_nonblocking | 163266 | 453 us | 6.07 | 3.2 MiB |")
         );
@@ -316,11 +337,11 @@ mod tests {
             "| small-50 | nginx |",
             "| small-50 | stage07_epoll/poll | 5 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n| small-50 | nginx |",
         );
-        let block = block("stage07_epoll", &results);
+        let block = block("stage07_epoll", &results, Lang::English);
         let stage = block.find("**stage07_epoll** | 162239").unwrap();
         let poll = block.find("stage07_epoll/poll | 5 |").expect("the variant is shown");
         assert!(stage < poll && poll < block.find("| small-50 | nginx").unwrap());
-        assert!(!self::block("stage06_nonblocking", &results).contains("/poll"));
+        assert!(!self::block("stage06_nonblocking", &results, Lang::English).contains("/poll"));
     }
 
     #[test]
@@ -331,16 +352,16 @@ mod tests {
              | small-50 | stage07_epoll | 7 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n\
              | small-50 | nginx | 8 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n"
         );
-        let block = block("stage07_epoll", &results);
+        let block = block("stage07_epoll", &results, Lang::English);
         assert!(block.contains("| small-50 | **stage07_epoll** | 162239 |"), "one core: {block}");
         assert!(block.contains("| two cores | server |"), "{block}");
         assert!(block.contains("| small-50 | **stage07_epoll** | 7 | 2 us | 3 | 4 MiB |"));
         assert!(block.contains("| small-50 | nginx | 8 |"));
-        assert!(!self::block("stage06_nonblocking", &results).contains("two cores"));
+        assert!(!self::block("stage06_nonblocking", &results, Lang::English).contains("two cores"));
     }
 
     #[test]
     fn a_stage_without_results_gets_an_empty_block() {
-        assert_eq!(block("stage01_hello", RESULTS_SAMPLE), "");
+        assert_eq!(block("stage01_hello", RESULTS_SAMPLE, Lang::English), "");
     }
 }

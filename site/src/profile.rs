@@ -19,11 +19,14 @@ pub const PROFILE: &str = "bench/results/profile.md";
 
 /// Where the flame graphs and the chart are, relative to the workspace, and where the course
 /// pages serve them.
-pub const FIGURES: [(&str, &str); 4] = [
+pub const FIGURES: [(&str, &str); 7] = [
     ("bench/results/profiles/", "/course/profiles/"),
     ("bench/results/profile.svg", "/course/profiles/profile.svg"),
+    ("bench/results/profile.zh-CN.svg", "/course/profiles/profile.zh-CN.svg"),
     ("bench/results/latest.svg", "/course/profiles/latest.svg"),
+    ("bench/results/latest.zh-CN.svg", "/course/profiles/latest.zh-CN.svg"),
     ("bench/results/two-cores.svg", "/course/profiles/two-cores.svg"),
+    ("bench/results/two-cores.zh-CN.svg", "/course/profiles/two-cores.zh-CN.svg"),
 ];
 
 /// One row of the profile: a server under a workload, its cells after the server's name.
@@ -95,7 +98,8 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
              旁边是同一次运行里每个请求的 CPU 时间。它的火焰图：{flame_graphs}。\n\n"
         ),
     };
-    let _ = writeln!(out, "| workload | server | {} |", header.join(" | "));
+    let line = format!("| workload | server | {} |", header.join(" | "));
+    let _ = writeln!(out, "{}", lang.header_line(&line));
     let _ = writeln!(out, "|---|---|{}", "---:|".repeat(header.len()));
     for workload in &workloads {
         for server in &servers {
@@ -107,11 +111,13 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
             }
         }
     }
-    let alt = match lang {
-        Lang::English => "Every stage's and nginx's CPU time per request, by category",
-        Lang::Chinese => "每一步和 nginx 每个请求的 CPU 时间，按类别分开",
+    let (alt, chart) = match lang {
+        Lang::English => {
+            ("Every stage's and nginx's CPU time per request, by category", "profile.svg")
+        }
+        Lang::Chinese => ("每一步和 nginx 每个请求的 CPU 时间，按类别分开", "profile.zh-CN.svg"),
     };
-    let _ = writeln!(out, "\n![{alt}](../bench/results/profile.svg)");
+    let _ = writeln!(out, "\n![{alt}](../bench/results/{chart})");
     out
 }
 
