@@ -521,7 +521,7 @@ fn diff_page(
         Lang::Chinese => format!(
             "<h1>从 {previous} 到 {stage}</h1>\n<p class=\"lead\">{}</p>\n\
              <p><code>diff -u {previous}/src/main.rs {stage}/src/main.rs</code>：删去 {removed} 行，\n\
-             增加 {added} 行。两课的讲义：<a href=\"{previous}.html\">{previous}</a>、\n\
+             增加 {added} 行。两课的课文：<a href=\"{previous}.html\">{previous}</a>、\n\
              <a href=\"{stage}.html\">{stage}</a>。</p>",
             inline_code(summary)
         ),

@@ -279,7 +279,13 @@ pub fn page_markdown(results: &str, lang: Lang) -> String {
         .enumerate()
         .map(|(at, line)| {
             let is_header = lines.get(at + 1).is_some_and(|next| next.starts_with("|---"));
-            let line = if is_header { lang.header_line(line) } else { line.to_string() };
+            let line = if is_header {
+                lang.header_line(line)
+            } else if lang == Lang::Chinese && !line.starts_with('|') {
+                chinese_paragraph(line).unwrap_or_else(|| line.to_string())
+            } else {
+                line.to_string()
+            };
             line + "\n"
         })
         .collect();
@@ -287,6 +293,72 @@ pub fn page_markdown(results: &str, lang: Lang) -> String {
         "{title}\n\n{charts}\n\n![{alt_one}](../bench/results/latest{suffix}.svg)\n\n\
          {two_cores}\n\n![{alt_two}](../bench/results/two-cores{suffix}.svg)\n{body}"
     )
+}
+
+/// One of the bench's sentences about its results, in Chinese; `None` for a line it does not
+/// know (which then stays as the bench wrote it). The machine's name and the run's settings
+/// are taken from the line.
+fn chinese_paragraph(line: &str) -> Option<String> {
+    if line.trim().is_empty() {
+        return Some(line.to_string());
+    }
+    if let Some(machine) = line.strip_prefix("Machine: ") {
+        let machine = machine.trim_end_matches('.');
+        let (model, rest) = machine.split_once(", ")?;
+        let (cores, kernel) = rest.split_once(" cores, ")?;
+        return Some(format!("机器：{model}，{cores} 个核，{kernel}。"));
+    }
+    if let Some(settings) = line.strip_prefix("Settings: ") {
+        let rounds = settings.split(' ').next()?;
+        let run = settings.split("for one ").nth(1)?.split(' ').next()?;
+        let idle = settings.rsplit(", ").next()?.split(' ').next()?;
+        return Some(format!(
+            "设置：共 {rounds} 轮，每轮依次让每个服务器把每种负载各跑一次，每次 {run}（这样压测\
+             期间机器状态的漂移均匀地落在每个服务器上）。wrk -t1 绑定在核 1 上，服务器绑定在\
+             核 0 上，空闲连接 {idle} 个。"
+        ));
+    }
+    let known = [
+        (
+            "Rows named `stage/example`",
+            "名为 `stage/example` 的行是某一步的例子，只在能显出它们改了什么的负载里运行。\
+             `stage07_epoll/tuned` 是为连接的开销调过的第 7 步（`TCP_DEFER_ACCEPT`，`accept` \
+             之后立即处理一轮，只注册需要等待的连接）；`/poll` 和 `/select` 用 poll(2) 和 \
+             select(2) 代替 epoll 来等待。",
+        ),
+        (
+            "nginx, the reference:",
+            "作为参照的 nginx 只有一个工作进程，没有主进程（`worker_processes 1; \
+             master_process off`），配置为 `access_log off`、`sendfile on`、`tcp_nodelay on`、\
+             `keepalive_requests 100000000`、`keepalive_timeout 120s`、`listen ... \
+             backlog=1024`，文档根目录相同。`tcp_nopush` 保持默认的关闭状态，因为打开它时，\
+             nginx 回答流水线请求在这里要慢大约 8 倍，对 nginx 不公平。",
+        ),
+        (
+            "Each figure is the median",
+            "每个数字都是各次运行的中位数；`x nginx` 是与同一次运行中 nginx 那一行的比值。\
+             wrk 只有一个核，快的服务器接近它能发出的上限时，每秒请求数就分不出它们的高下，\
+             这时要看**服务器每个请求的 CPU 时间**（越低越好）。中位数旁边的括号里是各轮的\
+             最低值和最高值，两个服务器的范围重叠时，这次运行分不出它们。pipeline-50 的延迟\
+             是一批 16 个请求的延迟。",
+        ),
+        (
+            "Holding more and more idle",
+            "保持越来越多空闲的长连接（每个连接都已回答过一个请求），测量服务器保持它们一秒钟\
+             所用的 CPU，以及其间一个新请求所需时间的中位数。`stage07_epoll/select` 和 \
+             `/poll` 是第 7 步用 select(2) 和 poll(2) 等待的例子；select 拒绝编号超过 1023 的\
+             描述符上的连接（`-`）。",
+        ),
+        (
+            "Two cores: the server may run",
+            "双核：服务器和 wrk 都可以在两个核上运行（`wrk -t2`，不绑定），所以它们互相争用，\
+             就像同一台机器上的服务器和它的客户端那样。每个核运行一个循环的几步带 \
+             `--workers 2`；第 7 步和第 10 步只有它们的一个循环；nginx 有两个工作进程和 \
+             `listen ... reuseport`（还有一个主进程，负载下不干活）。CPU 时间包括服务器的\
+             每个进程和线程。（上面的表里，这几步用 `--workers 1` 在一个核上运行。）",
+        ),
+    ];
+    known.iter().find(|(start, _)| line.starts_with(start)).map(|(_, chinese)| chinese.to_string())
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ pub const STAGES: [Stage; 10] = [
             en: "Real files from a document root, and the request loop every blocking stage keeps: \
                  write what is queued, read, hand the bytes to the `Connection`. Still one \
                  connection at a time, so every response closes its connection.",
-            zh: "从文档根目录读真正的文件，以及此后每个阻塞式阶段都沿用的请求循环：\
+            zh: "从文档根目录读真正的文件，以及此后每个阻塞式的步骤都沿用的请求循环：\
                  先写出排队的数据，再读，把字节交给 `Connection`。仍然一次只服务一个连接，\
                  所以每个响应之后都关闭连接。",
         },
@@ -86,7 +86,7 @@ pub const STAGES: [Stage; 10] = [
                  open. The new duties: each side closes the socket it does not need, the parent \
                  reaps its children, and children end with the server.",
             zh: "`accept` 之后 `fork`：每个连接一个子进程，连接因此可以保持打开（长连接）。\
-                 新的责任：父子进程各自关掉自己用不着的 socket，\
+                 新的责任：父子进程各自关掉自己用不着的套接字，\
                  父进程回收子进程（否则成为僵尸进程），服务器退出时子进程也随之结束。",
         },
         serves_files: true,
@@ -101,7 +101,7 @@ pub const STAGES: [Stage; 10] = [
         idea: Text {
             en: "Threads instead of processes: a fixed pool fed by a crossbeam channel. Nothing to \
                  copy, close or reap; the pool's size bounds the threads a flood can create.",
-            zh: "用线程代替进程：一个固定大小的线程池，由 crossbeam channel 分派连接。\
+            zh: "用线程代替进程：一个固定大小的线程池，由 crossbeam 的通道分派连接。\
                  没有什么要复制、关闭或回收；线程池的大小限定了洪水般的连接最多能造出多少线程。",
         },
         serves_files: true,
@@ -118,7 +118,7 @@ pub const STAGES: [Stage; 10] = [
                  on a few threads. The request loop is unchanged; only the socket type and the \
                  spawn differ.",
             zh: "用协程代替线程：may 在几个线程上为每个连接跑一个小栈的有栈协程。请求循环一字未改，\
-                 变的只是 socket 的类型和 spawn。",
+                 变的只是套接字的类型和 spawn。",
         },
         serves_files: true,
         keeps_alive: true,
@@ -133,8 +133,8 @@ pub const STAGES: [Stage; 10] = [
             en: "One thread and non-blocking sockets: the blocking loop becomes a turn that stops \
                  at `WouldBlock`, each connection's state moves from a stack into a struct, and \
                  the loop asks every socket in turn, resting when nothing happened.",
-            zh: "单线程加非阻塞 socket：阻塞的循环变成一轮遇到 `WouldBlock` 就停下的处理，\
-                 每个连接的状态从栈上搬进一个结构体，循环轮流询问每个 socket，\
+            zh: "单线程加非阻塞套接字。阻塞的循环变成一轮遇到 `WouldBlock` 就停下的处理，\
+                 每个连接的状态从栈上搬进一个结构体，循环轮流询问每个套接字，\
                  一轮无事可做时就歇一会儿。",
         },
         serves_files: true,
@@ -150,7 +150,7 @@ pub const STAGES: [Stage; 10] = [
             en: "Readiness events: the kernel (epoll, through polling) says which sockets are \
                  ready, so the loop sleeps until there is work. The turn that handles a connection \
                  is unchanged.",
-            zh: "就绪事件：由内核（epoll，经由 polling）告诉我们哪些 socket 就绪了，\
+            zh: "就绪事件。由内核（epoll，经由 polling）告诉我们哪些套接字就绪了，\
                  所以循环在有活可干之前一直睡着。处理一个连接的那一轮没有改变。",
         },
         serves_files: true,
@@ -167,7 +167,7 @@ pub const STAGES: [Stage; 10] = [
                  unchanged on a listening socket of its own. `SO_REUSEPORT` lets them all bind the \
                  same port, and the kernel spreads new connections between them.",
             zh: "多几个循环，而不是换一个循环：每个核一个线程，\
-                 各自在自己的监听 socket 上原样运行 stage07 的事件循环。\
+                 各自在自己的监听套接字上原样运行 stage07 的事件循环。\
                  `SO_REUSEPORT` 让它们绑定同一个端口，由内核把新连接分给它们。",
         },
         serves_files: true,
@@ -183,8 +183,8 @@ pub const STAGES: [Stage; 10] = [
             en: "async/await: stage05's request loop written with `.await`, a stackless task per \
                  connection on tokio's runtime, whose reactor is stage07's epoll loop and whose \
                  workers steal tasks from each other.",
-            zh: "async/await：用 `.await` 重写 stage05 的请求循环，每个连接一个无栈协程（task），\
-                 跑在 tokio 的运行时上；它的 reactor 就是 stage07 的 epoll 循环，\
+            zh: "async/await：用 `.await` 重写 stage05 的请求循环，每个连接一个无栈协程（即任务），\
+                 跑在 tokio 的运行时上；它的反应器就是 stage07 的 epoll 循环，\
                  它的工作线程互相窃取任务。",
         },
         serves_files: true,
@@ -200,7 +200,7 @@ pub const STAGES: [Stage; 10] = [
                      polls it.",
                 zh: "从有栈到无栈：同一个请求循环，stage05 阻塞的地方换成 `.await`。\
                      may 的协程自带一个栈；编译器则把 `async fn` 变成一个状态机，\
-                     只保存跨越 `.await` 还活着的东西，由 tokio 来 poll 它。",
+                     只保存在 `.await` 前后都要用到的数据，由 tokio 调用它的 `poll`。",
             },
         }),
     },
@@ -224,7 +224,7 @@ pub const STAGES: [Stage; 10] = [
                 en: "Readiness to completion: stage07 waits to be told a socket is ready and then \
                      makes each call itself; stage10 queues the calls, and is told when each is \
                      done.",
-                zh: "从就绪到完成：stage07 等内核告诉它某个 socket 就绪，然后自己发起每一个调用；\
+                zh: "从就绪到完成：stage07 等内核告诉它某个套接字就绪，然后自己发起每一个调用；\
                      stage10 把调用排进队列，等内核告诉它每一个何时完成。",
             },
         }),
