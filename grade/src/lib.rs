@@ -116,6 +116,69 @@ pub fn summary_markdown(outcomes: &[Outcome]) -> String {
     out
 }
 
+/// The card's tables as [`summary_markdown`] gives them, for the guide in `readme` (one of
+/// [`READMES`]): in Chinese for the Chinese guide.
+pub fn card_for(readme: &str, outcomes: &[Outcome]) -> String {
+    if readme != "README.zh-CN.md" {
+        return summary_markdown(outcomes);
+    }
+    let passed = outcomes.iter().filter(|outcome| outcome.passed()).count();
+    let mut out = format!("{} 项检查通过了 {passed} 项。\n", outcomes.len());
+    for (level, of_level, level_passed) in by_level(outcomes) {
+        let title = chinese_level(level);
+        let _ = write!(out, "\n**{title}**（{} 项通过了 {level_passed} 项）\n\n", of_level.len());
+        out.push_str("| 检查项 | 结果 | 在哪里讲解 |\n|---|---|---|\n");
+        for outcome in &of_level {
+            let result = if outcome.passed() { "通过" } else { "**未通过**" };
+            let name = chinese_check(outcome.check.name);
+            let _ = writeln!(out, "| {name} | {result} | {} |", outcome.check.why);
+        }
+    }
+    out
+}
+
+/// A level's title on the Chinese card.
+fn chinese_level(level: Level) -> &'static str {
+    match level {
+        Level::One => "第 1 级：HTTP/1.0，每个连接一个请求",
+        Level::Two => "第 2 级：静态文件",
+        Level::Three => "第 3 级：HTTP/1.1，许多客户端",
+        Level::Hostile => "恶意输入",
+    }
+}
+
+/// A check's name on the Chinese card (its English name for a check not listed here, which a
+/// test forbids).
+fn chinese_check(name: &str) -> &str {
+    match name {
+        "one request over HTTP/1.0" => "HTTP/1.0 的一个请求",
+        "404 for what is not there" => "不存在的文件回答 404",
+        "400 for what is not HTTP" => "不是 HTTP 的请求回答 400",
+        "media types" => "媒体类型",
+        "index.html for a directory" => "目录返回 index.html",
+        "301 for a directory without its slash" => "缺少结尾斜杠的目录回答 301",
+        "paths as browsers send them" => "浏览器发出的各种路径",
+        "HEAD" => "HEAD",
+        "conditional GET (304)" => "条件 GET（304）",
+        "byte ranges" => "字节范围",
+        "a large file, whole" => "完整发送一个大文件",
+        "nothing outside the document root" => "不出文档根目录",
+        "keep-alive" => "长连接",
+        "pipelining, in order" => "流水线，按顺序回答",
+        "request bodies read past" => "读过并跳过请求正文",
+        "Connection: close" => "Connection: close",
+        "closing while the client still sends" => "客户端仍在发送时关闭连接",
+        "many clients, one of them stalled" => "许多客户端，其中一个卡住",
+        "timeouts" => "超时",
+        "shutdown on SIGINT and SIGTERM" => "收到 SIGINT 和 SIGTERM 时退出",
+        "malformed requests" => "格式错误的请求",
+        "methods not served" => "不提供的方法",
+        "no redirect to another host" => "不重定向到别的主机",
+        "clients that leave early" => "提前离开的客户端",
+        other => other,
+    }
+}
+
 /// The outcomes level by level, for the levels that ran: each with its outcomes and how many
 /// of them passed.
 fn by_level(outcomes: &[Outcome]) -> Vec<(Level, Vec<&Outcome>, usize)> {
@@ -197,6 +260,16 @@ pub fn text(server: &str, outcomes: &[Outcome]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_check_has_a_chinese_name() {
+        for check in CHECKS {
+            let chinese = chinese_check(check.name);
+            let english_only =
+                chinese == check.name && !matches!(chinese, "HEAD" | "Connection: close");
+            assert!(!english_only, "`{}` has no name on the Chinese card", check.name);
+        }
+    }
 
     #[test]
     fn bytes_are_shown_escaped_and_cut() {

@@ -117,8 +117,8 @@ fn main() -> ExitCode {
         }
     }
     if let Some(name) = args.readme {
-        let card = grade::summary_markdown(&outcomes);
         for readme in grade::READMES {
+            let card = grade::card_for(readme, &outcomes);
             let path = format!("{}/{readme}", env!("CARGO_MANIFEST_DIR"));
             let written = fs::read_to_string(&path)
                 .map_err(|error| error.to_string())

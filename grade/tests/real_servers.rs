@@ -53,7 +53,7 @@ fn assert_card_is_current(name: &str, outcomes: &[grade::Outcome]) {
     for file in grade::READMES {
         let path = format!("{}/{file}", env!("CARGO_MANIFEST_DIR"));
         let readme = fs::read_to_string(&path).unwrap();
-        let current = grade::with_card(&readme, name, &grade::summary_markdown(outcomes)).unwrap();
+        let current = grade::with_card(&readme, name, &grade::card_for(file, outcomes)).unwrap();
         assert!(
             current == readme,
             "grade/{file}'s card `{name}` is stale: run the command above it, with --readme {name}"
