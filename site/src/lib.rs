@@ -526,10 +526,14 @@ fn diff_page(
             inline_code(summary)
         ),
     };
+    let (old, new) = match lang {
+        Lang::English => ("old", "new"),
+        Lang::Chinese => ("旧", "新"),
+    };
     let content = format!(
         r#"{words}
 <div class="diff"><table>
-<thead><tr><th title="{previous}">old</th><th title="{stage}">new</th><th>{previous}/src/main.rs → {stage}/src/main.rs</th></tr></thead>
+<thead><tr><th title="{previous}">{old}</th><th title="{stage}">{new}</th><th>{previous}/src/main.rs → {stage}/src/main.rs</th></tr></thead>
 <tbody>
 {rows}</tbody></table></div>
 "#
