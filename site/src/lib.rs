@@ -122,16 +122,13 @@ pub fn workspace() -> PathBuf {
 /// When a figure cannot be read.
 pub fn profile_figures(workspace: &Path) -> io::Result<Vec<Page>> {
     let mut pages = Vec::new();
-    // The profile's chart, and the bench's two charts, which the page of measurements shows,
-    // each also in Chinese.
-    let charts = ["profile", "latest", "two-cores"];
-    let names =
-        charts.iter().flat_map(|chart| [format!("{chart}.svg"), format!("{chart}.zh-CN.svg")]);
-    for chart in names {
-        let path = workspace.join("bench/results").join(&chart);
+    // The charts the lessons and the page of measurements link (profile::FIGURES, each in
+    // both languages), where the links lead.
+    for (from, to) in profile::FIGURES.iter().filter(|(from, _)| !from.ends_with('/')) {
+        let path = workspace.join(from);
         if path.is_file() {
             let html = fs::read_to_string(&path)?;
-            pages.push(Page { path: format!("course/profiles/{chart}"), html });
+            pages.push(Page { path: to.trim_start_matches('/').to_string(), html });
         }
     }
     let flame_graphs = workspace.join("bench/results/profiles");
