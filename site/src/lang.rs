@@ -136,7 +136,8 @@ impl Lang {
 
 /// What keeps the two languages of a lesson in step: the levels of its headings in order, and
 /// its fenced code blocks (commands, code, generated excerpts) word for word, but for their
-/// comments (see [`without_comments`]), which each language writes in its own. Returns one
+/// comments (see [`without_comments`]) and an strace excerpt's notes, which each language
+/// writes in its own. Returns one
 /// line per difference; none when the two are in step.
 pub fn differences(english: &str, chinese: &str) -> Vec<String> {
     let (english, chinese) = (Outline::of(english), Outline::of(chinese));
@@ -201,9 +202,16 @@ struct Outline {
 impl Outline {
     fn of(text: &str) -> Outline {
         let mut outline = Outline { headings: Vec::new(), code: Vec::new(), markers: Vec::new() };
-        let mut in_fence = false;
+        let (mut in_fence, mut in_strace) = (false, false);
         for event in Parser::new(text) {
             match event {
+                Event::Html(html) => {
+                    if html.starts_with(transcripts::MARKERS.begin) {
+                        in_strace = true;
+                    } else if html.starts_with(transcripts::MARKERS.end) {
+                        in_strace = false;
+                    }
+                }
                 Event::Start(Tag::Heading { level, .. }) => outline.headings.push(level as usize),
                 Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                     outline.code.push(format!("```{info}\n"));
@@ -214,7 +222,12 @@ impl Outline {
                 }
                 Event::End(TagEnd::CodeBlock) => {
                     let block = outline.code.last_mut().expect("inside a block");
-                    *block = without_comments(block);
+                    // An strace excerpt's notes are in the lesson's language, like comments.
+                    *block = if in_strace {
+                        transcripts::without_notes(block)
+                    } else {
+                        without_comments(block)
+                    };
                     in_fence = false;
                 }
                 _ => {}

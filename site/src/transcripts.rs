@@ -4,8 +4,8 @@
 //! it one request, stops it, and turns the raw trace into a short excerpt: what the stage does
 //! for that request, in the order a reader follows it, with nothing that belongs to one machine
 //! or one run (paths, ports, addresses, pids). Each excerpt goes to `site/transcripts/` and
-//! between the `strace:begin` and `strace:end` markers of the stage's lessons (README.md and
-//! README.zh-CN.md).
+//! between the `strace:begin` and `strace:end` markers of the stage's lessons: the same lines
+//! in README.md and README.zh-CN.md, annotated in each one's language.
 //!
 //! The raw trace goes through four steps:
 //!
@@ -44,7 +44,7 @@ use crate::markers::Markers;
 use normalise::Normaliser;
 use order::order;
 use parse::{Event, Kind, parse};
-use plans::{PLANS, Start, plan};
+use plans::{COMMON_NOTES, PLANS, Start, plan};
 use recording::check_strace;
 pub use recording::{Recording, record};
 use render::{forked, names, render};
@@ -62,8 +62,8 @@ pub fn recorded(stage: &str) -> bool {
     PLANS.iter().any(|plan| plan.stage == stage)
 }
 
-/// Runs every stage (or only the one named) under strace and writes its excerpt to
-/// `site/transcripts/<stage>.txt` and into its lessons. Returns one line per file written.
+/// Runs every stage (or only the one named) under strace and writes its excerpt, in each
+/// language, to `site/transcripts/` (see [`file`]) and into its lessons. Returns one line per file written.
 ///
 /// # Errors
 ///
@@ -79,44 +79,51 @@ pub fn run(workspace: &Path, only: Option<&str>) -> Result<Vec<String>, String> 
     let chosen = |stage: &&str| recorded(stage) && only.is_none_or(|only| only == *stage);
     for stage in crate::STAGES.map(|stage| stage.name).into_iter().filter(chosen) {
         let recording = record(workspace, stage)?;
-        excerpts.push((stage, excerpt(stage, &recording)?));
+        for lang in Lang::ALL {
+            excerpts.push((stage, lang, excerpt(stage, &recording, lang)?));
+        }
     }
     let mut written = Vec::new();
-    let out = workspace.join("site/transcripts");
-    fs::create_dir_all(&out).map_err(|error| format!("cannot create site/transcripts: {error}"))?;
-    for (stage, excerpt) in excerpts {
-        let text_file = out.join(format!("{stage}.txt"));
-        fs::write(&text_file, &excerpt)
-            .map_err(|error| format!("cannot write {}: {error}", text_file.display()))?;
-        written.push(format!(
-            "wrote site/transcripts/{stage}.txt ({} lines)",
-            excerpt.lines().count()
-        ));
+    fs::create_dir_all(workspace.join("site/transcripts"))
+        .map_err(|error| format!("cannot create site/transcripts: {error}"))?;
+    for (stage, lang, excerpt) in excerpts {
+        let text_file = file(stage, lang);
+        fs::write(workspace.join(&text_file), &excerpt)
+            .map_err(|error| format!("cannot write {text_file}: {error}"))?;
+        written.push(format!("wrote {text_file} ({} lines)", excerpt.lines().count()));
         // Others edit the lessons' prose meanwhile: read, replace the block, write back at once.
-        for lang in Lang::ALL {
-            let file = format!("{stage}/{}", lang.readme());
-            let readme = fs::read_to_string(workspace.join(&file))
-                .map_err(|error| format!("cannot read {file}: {error}"))?;
-            let updated = MARKERS
-                .replace_block(&readme, &readme_block(stage, &excerpt, lang))
-                .map_err(|error| format!("{file}: {error}"))?;
-            if updated != readme {
-                fs::write(workspace.join(&file), updated)
-                    .map_err(|error| format!("cannot write {file}: {error}"))?;
-                written.push(format!("updated {file}"));
-            }
+        let file = format!("{stage}/{}", lang.readme());
+        let readme = fs::read_to_string(workspace.join(&file))
+            .map_err(|error| format!("cannot read {file}: {error}"))?;
+        let updated = MARKERS
+            .replace_block(&readme, &readme_block(stage, &excerpt, lang))
+            .map_err(|error| format!("{file}: {error}"))?;
+        if updated != readme {
+            fs::write(workspace.join(&file), updated)
+                .map_err(|error| format!("cannot write {file}: {error}"))?;
+            written.push(format!("updated {file}"));
         }
     }
     Ok(written)
 }
 
-/// The excerpt for `stage` from its recording: normalised, selected, ordered, annotated.
+/// Where `stage`'s excerpt in `lang` is kept, relative to the workspace:
+/// `site/transcripts/<stage>.txt`, or `<stage>.zh-CN.txt` with Chinese notes.
+pub fn file(stage: &str, lang: Lang) -> String {
+    match lang {
+        Lang::English => format!("site/transcripts/{stage}.txt"),
+        Lang::Chinese => format!("site/transcripts/{stage}.zh-CN.txt"),
+    }
+}
+
+/// The excerpt for `stage` from its recording: normalised, selected, ordered, and annotated in
+/// `lang` (the lines are the same in both languages, only the notes differ).
 ///
 /// # Errors
 ///
 /// When the trace has no accepted connection, or the excerpt lacks the request's read or the
 /// response's write.
-pub fn excerpt(stage: &str, recording: &Recording) -> Result<String, String> {
+pub fn excerpt(stage: &str, recording: &Recording, lang: Lang) -> Result<String, String> {
     let plan = plan(stage)?;
     let normaliser = Normaliser { root: &recording.root, port: recording.port };
     let events = parse(&recording.raw);
@@ -138,7 +145,7 @@ pub fn excerpt(stage: &str, recording: &Recording) -> Result<String, String> {
     let items = select(events, plan).map_err(|error| format!("{stage}: {error}"))?;
     let ordered = order(items);
     let names = names(&ordered, main_pid, &forked);
-    let text = render(&ordered, &names, plan);
+    let text = render(&ordered, &names, plan, lang);
     // The check looks at the calls themselves, before lines were shortened.
     let has = |calls: &[&str], what: &str| {
         ordered.iter().any(|(item, _)| match &item.event {
@@ -160,6 +167,36 @@ pub fn excerpt(stage: &str, recording: &Recording) -> Result<String, String> {
         return Err(format!("{stage}: the excerpt shows no write of the response"));
     }
     Ok(text)
+}
+
+/// `excerpt` without its notes: each line up to the note on its right, and the plans' note
+/// lines (`... (the same pass ...)`) left with their pid only. What the two languages of an
+/// excerpt share.
+pub fn without_notes(excerpt: &str) -> String {
+    let mut texts: Vec<&str> = PLANS
+        .iter()
+        .flat_map(|plan| {
+            let lines = plan.lead_note.into_iter().chain(plan.late_request);
+            let notes = plan.notes.iter().map(|note| note.text);
+            lines.chain(plan.tail.map(|(_, text)| text)).chain(notes)
+        })
+        .chain(COMMON_NOTES.iter().map(|note| note.text))
+        .flat_map(|text| [text.en, text.zh])
+        .collect();
+    // The longest first, so that a note which ends another is not taken for it.
+    texts.sort_by_key(|text| std::cmp::Reverse(text.len()));
+    let mut out = String::new();
+    for line in excerpt.lines() {
+        let bare = texts
+            .iter()
+            .find_map(|text| {
+                line.strip_suffix(text).filter(|rest| rest.is_empty() || rest.ends_with(' '))
+            })
+            .unwrap_or(line);
+        out.push_str(bare.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 use std::fs;
 
+use site::Lang;
 use site::transcripts::{self, Recording};
 
 #[test]
@@ -11,11 +12,11 @@ fn readme_excerpts_are_the_recorded_transcripts() {
     let workspace = site::workspace();
     let stages = site::STAGES.map(|stage| stage.name);
     for stage in stages.into_iter().filter(|stage| transcripts::recorded(stage)) {
-        let transcript = workspace.join("site/transcripts").join(format!("{stage}.txt"));
-        let excerpt = fs::read_to_string(&transcript).unwrap_or_else(|error| {
-            panic!("{}: {error}: run `{}`", transcript.display(), transcripts::COMMAND)
-        });
-        for lang in site::Lang::ALL {
+        for lang in Lang::ALL {
+            let transcript = transcripts::file(stage, lang);
+            let excerpt = fs::read_to_string(workspace.join(&transcript)).unwrap_or_else(|error| {
+                panic!("{transcript}: {error}: run `{}`", transcripts::COMMAND)
+            });
             let file = format!("{stage}/{}", lang.readme());
             let readme = fs::read_to_string(workspace.join(&file))
                 .unwrap_or_else(|error| panic!("{file}: {error}"));
@@ -24,7 +25,7 @@ fn readme_excerpts_are_the_recorded_transcripts() {
                 .unwrap_or_else(|error| panic!("{file}: {error}"));
             assert!(
                 block == transcripts::readme_block(stage, &excerpt, lang),
-                "{file}'s strace excerpt is not site/transcripts/{stage}.txt: run `{}` \
+                "{file}'s strace excerpt is not {transcript}: run `{}` \
                  (it rewrites both; edit neither by hand)",
                 transcripts::COMMAND
             );
@@ -74,7 +75,8 @@ fn the_normaliser_leaves_nothing_of_the_machine_or_the_run() {
         root: "/home/me/deep/checkout/www".into(),
         port: 41234,
     };
-    let excerpt = transcripts::excerpt("stage03_fork", &recording).expect("a usable trace");
+    let excerpt =
+        transcripts::excerpt("stage03_fork", &recording, Lang::English).expect("a usable trace");
     let lines: Vec<&str> = excerpt.lines().collect();
     // Paths, ports, pointers and pids are gone.
     for gone in ["/home/me", "41234", "50226", "0x7f", "7100", "7101"] {
@@ -118,6 +120,27 @@ fn an_excerpt_without_the_request_is_an_error() {
     let raw = FORK_TRACE.lines().filter(|line| !line.contains("recvfrom")).collect::<Vec<_>>();
     let recording =
         Recording { raw: raw.join("\n"), root: "/home/me/deep/checkout/www".into(), port: 41234 };
-    let error = transcripts::excerpt("stage03_fork", &recording).expect_err("no request read");
+    let error = transcripts::excerpt("stage03_fork", &recording, Lang::English)
+        .expect_err("no request read");
     assert!(error.contains("no read of the request"), "{error}");
+}
+
+#[test]
+fn both_languages_show_the_same_lines_with_their_own_notes() {
+    let recording = Recording {
+        raw: FORK_TRACE.into(),
+        root: "/home/me/deep/checkout/www".into(),
+        port: 41234,
+    };
+    let [english, chinese] = Lang::ALL.map(|lang| {
+        transcripts::excerpt("stage03_fork", &recording, lang).expect("a usable trace")
+    });
+    assert!(english.contains("parent: closes its copy"), "{english}");
+    assert!(chinese.contains("父进程关掉自己那份"), "{chinese}");
+    assert!(!chinese.contains("parent: closes its copy"), "{chinese}");
+    assert_eq!(transcripts::without_notes(&english), transcripts::without_notes(&chinese));
+    // A note's room is made for its wider language: the Chinese lines stay in view too.
+    let columns =
+        |line: &str| line.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
+    assert!(chinese.lines().all(|line| columns(line) <= 110), "{chinese}");
 }

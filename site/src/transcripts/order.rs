@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
+use testkit::Text;
+
 use super::parse::{Event, Kind, interrupted};
 
 /// One line to be: an event, or a note line of the plan (`... (the same pass ...)`).
@@ -11,15 +13,16 @@ pub(super) struct Item {
     /// Where it ended in the raw trace: the order in which threads take turns.
     line: usize,
     pub(super) event: Option<Event>,
-    pub(super) note: &'static str,
+    /// A note line's text (empty for an event).
+    pub(super) note: Text,
 }
 
 impl Item {
     pub(super) fn event(event: Event) -> Item {
-        Item { pid: event.pid, line: event.end, event: Some(event), note: "" }
+        Item { pid: event.pid, line: event.end, event: Some(event), note: Text { en: "", zh: "" } }
     }
 
-    pub(super) fn note(pid: u32, line: usize, note: &'static str) -> Item {
+    pub(super) fn note(pid: u32, line: usize, note: Text) -> Item {
         Item { pid, line, event: None, note }
     }
 

@@ -3,6 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
+use testkit::Text;
+
+use crate::Lang;
+
 use super::order::{Item, Shape};
 use super::parse::{Event, Kind, split_args};
 use super::plans::{COMMON_NOTES, Plan};
@@ -59,18 +63,20 @@ pub(super) fn names(
 }
 
 /// The lines, with the pid prefix (when more than one pid appears), strace's padding, and the
-/// notes aligned in one column.
+/// notes aligned in one column, in `lang`. Room is made for a note in whichever language is
+/// wider, so both languages show the same lines, shortened alike, with the same notes.
 pub(super) fn render(
     ordered: &[(Item, Shape)],
     names: &HashMap<u32, String>,
     plan: &Plan,
+    lang: Lang,
 ) -> String {
     let pids: HashSet<u32> = ordered.iter().map(|(item, _)| item.pid).collect();
     let prefix_width =
         pids.iter().filter_map(|pid| names.get(pid)).map(|name| name.len() + 7).max().unwrap_or(0);
     let mut used = HashSet::new();
     // Each row: its pid prefix, its line (None for a note line of the plan), its note.
-    let mut rows: Vec<(String, Option<Line>, Option<&str>)> = Vec::new();
+    let mut rows: Vec<(String, Option<Line>, Option<Text>)> = Vec::new();
     for (item, shape) in ordered {
         let name = names.get(&item.pid).map_or("?", String::as_str);
         let prefix = if pids.len() > 1 {
@@ -79,7 +85,7 @@ pub(super) fn render(
             String::new()
         };
         let Some(event) = &item.event else {
-            rows.push((format!("{prefix}{}", item.note), None, None));
+            rows.push((format!("{prefix}{}", lang.pick(item.note)), None, None));
             continue;
         };
         let line = line_for(event, *shape, names);
@@ -91,7 +97,7 @@ pub(super) fn render(
                 && note.who.is_none_or(|who| who == name)
                 && note.all.iter().all(|part| text.contains(part))
                 && line
-                    .shorten(WIDTH.saturating_sub(prefix.len() + note.text.len() + 2), true)
+                    .shorten(WIDTH.saturating_sub(prefix.len() + width(note.text) + 2), true)
                     .is_some()
         });
         let note = note.map(|(index, note)| {
@@ -120,11 +126,11 @@ pub(super) fn render(
             (Some(line), Some(note)) => {
                 // Too long for line and note: the line may lose plain arguments (`NULL, 0`)
                 // to make room; when that is not enough, the note goes.
-                let room = WIDTH.saturating_sub(prefix.len() + note.len() + 2);
+                let room = WIDTH.saturating_sub(prefix.len() + width(*note) + 2);
                 match line.shorten(room, true) {
                     Some(body) => {
                         let pad = column.max(prefix.len() + body.len() + 2);
-                        format!("{:<pad$}{note}", format!("{prefix}{body}"))
+                        format!("{:<pad$}{}", format!("{prefix}{body}"), lang.pick(*note))
                     }
                     None => format!("{prefix}{}", fit(line, WIDTH.saturating_sub(prefix.len()))),
                 }
@@ -133,6 +139,14 @@ pub(super) fn render(
         let _ = writeln!(out, "{}", text.trim_end());
     }
     out
+}
+
+/// The columns a note takes in a fixed-width font, in the wider of its two languages: every
+/// character of a note beyond ASCII is Chinese, and takes two.
+fn width(note: Text) -> usize {
+    let columns =
+        |text: &str| text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
+    columns(note.en).max(columns(note.zh))
 }
 
 /// `line` shortened to `width` as far as it can be.
