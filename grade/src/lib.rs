@@ -131,10 +131,24 @@ pub fn card_for(readme: &str, outcomes: &[Outcome]) -> String {
         for outcome in &of_level {
             let result = if outcome.passed() { "通过" } else { "**未通过**" };
             let name = chinese_check(outcome.check.name);
-            let _ = writeln!(out, "| {name} | {result} | {} |", outcome.check.why);
+            let _ = writeln!(out, "| {name} | {result} | {} |", chinese_why(outcome.check.why));
         }
     }
     out
+}
+
+/// Where a check is explained, on the Chinese card: a paragraph of DESIGN.md is named by its
+/// English title, quoted (`DESIGN.md, bad input` becomes `DESIGN.md 里的“Bad input”`).
+fn chinese_why(why: &str) -> String {
+    let Some((before, paragraph)) = why.split_once("DESIGN.md, ") else {
+        return why.to_string();
+    };
+    let (title, after) = paragraph.split_once(';').unwrap_or((paragraph, ""));
+    let mut letters = title.chars();
+    let title: String =
+        letters.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(letters).collect();
+    let after = if after.is_empty() { String::new() } else { format!(";{after}") };
+    format!("{before}DESIGN.md 里的“{title}”{after}")
 }
 
 /// A level's title on the Chinese card.

@@ -20,6 +20,7 @@ use similar::{ChangeTag, TextDiff};
 
 pub use lang::Lang;
 
+pub mod english;
 pub mod figures;
 pub mod glossary;
 pub mod lang;

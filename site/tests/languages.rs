@@ -169,3 +169,37 @@ fn chinese_sentences_carry_few_colons() {
     }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// No page of the Chinese site leaves English in its prose: only code, commands, identifiers,
+/// names, glosses and quotations keep it (see `site::english`). The glossary page's first
+/// column is the English it translates, and is left out.
+#[test]
+fn chinese_pages_leave_no_english_prose() {
+    let mut pages = Vec::new();
+    site_pages(&site::workspace().join("www/zh"), &mut pages);
+    assert!(pages.len() > 20, "{} Chinese pages", pages.len());
+    let mut problems = Vec::new();
+    for page in pages {
+        let mut html = fs::read_to_string(&page).unwrap();
+        if page.ends_with(site::glossary::PAGE) {
+            html = without_first_column(&html);
+        }
+        for left in site::english::left_in(&html) {
+            let name = page.file_name().unwrap().to_string_lossy();
+            problems.push(format!("{name}: `{}` in: {}", left.word, left.context));
+        }
+    }
+    assert!(problems.is_empty(), "{} English words:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// A table's rows without their first cell.
+fn without_first_column(html: &str) -> String {
+    html.split("<tr>")
+        .enumerate()
+        .map(|(number, row)| match row.split_once("</td>").or(row.split_once("</th>")) {
+            Some((_, rest)) if number > 0 => format!("<tr>{rest}"),
+            _ if number > 0 => format!("<tr>{row}"),
+            _ => row.to_string(),
+        })
+        .collect()
+}
