@@ -80,7 +80,8 @@ enum Operation {
     Cancel = 4,
     /// A receive buffer given back to the kernel.
     ProvideBuffer = 5,
-    /// A wait for room in the socket of the connection with this key (a splice does not wait).
+    /// A wait for room in the socket of the connection with this key (the loop's own splice
+    /// of a large file does not wait).
     Writable = 6,
     /// The shutdown of the writing side of the connection with this key (a lingering close).
     Shutdown = 7,
@@ -148,8 +149,8 @@ impl Pipe {
 
     /// Moves the file's next `count` bytes (from its position, which moves on) into the empty
     /// pipe, with splice(2) itself rather than through the ring. A splice in the ring runs on
-    /// one of the kernel's worker threads: a switch to that thread and back for a call that
-    /// cannot wait for a client (the pipe has room), only at worst for the disk, as every
+    /// one of the kernel's worker threads, always: a switch to that thread and back for a call
+    /// that cannot wait for a client (the pipe has room), only at worst for the disk, as every
     /// stage's file reads do.
     fn fill(&mut self, file: &File, count: usize) -> io::Result<()> {
         // SAFETY: both descriptors are open (borrowed), and null offsets make the kernel use
@@ -172,6 +173,26 @@ impl Pipe {
                 Ok(())
             }
         }
+    }
+
+    /// Moves what the pipe holds into `socket`, as much as the socket has room for, with
+    /// splice(2) itself too: in the ring, this splice would also run on a worker thread, a
+    /// switch there and back for every piece of every large file. The socket is non-blocking
+    /// (see `accept`), so this never waits: with no room it fails with EAGAIN, and the ring is
+    /// asked to say when there is room (a poll, which holds no thread). Returns the bytes moved.
+    fn drain(&self, socket: RawFd) -> io::Result<usize> {
+        // SAFETY: both descriptors are open; a pipe and a socket have no offsets to pass.
+        let moved = unsafe {
+            libc::splice(
+                self.reader.as_raw_fd(),
+                ptr::null_mut(),
+                socket,
+                ptr::null_mut(),
+                self.holds,
+                libc::SPLICE_F_NONBLOCK,
+            )
+        };
+        if moved == -1 { Err(io::Error::last_os_error()) } else { Ok(moved as usize) }
     }
 }
 
@@ -265,18 +286,8 @@ fn event_loop(listener: TcpListener, site: Site, settings: Settings) {
                 }
                 Operation::Send => {
                     let session = sessions.get_mut(key).expect("a session outlives its operations");
-                    match result {
-                        // The socket's buffer is full. A send waits for room in the kernel; a
-                        // splice from the pipe says so instead (see `accept`): wait for room,
-                        // then splice again.
-                        Err(error) if error.kind() == ErrorKind::WouldBlock && !session.expired => {
-                            queued.wait_writable(key, session);
-                        }
-                        result => {
-                            let outcome = result.and_then(|count| sent(session, count));
-                            handle_completion(key, session, outcome, &mut queued, settings);
-                        }
-                    }
+                    let outcome = result.and_then(|count| sent(session, count));
+                    handle_completion(key, session, outcome, &mut queued, settings);
                 }
                 Operation::Writable => {
                     let session = sessions.get_mut(key).expect("a session outlives its operations");
@@ -319,8 +330,8 @@ fn handle_completion(
 ) {
     session.in_flight = None;
     let outcome = match outcome {
-        // Its time is up: whatever the cancelled operation reports (ECANCELED, or a splice's
-        // EINTR or EAGAIN), the connection times out.
+        // Its time is up: whatever the cancelled operation reports (ECANCELED, or what it had
+        // done), the connection times out.
         Err(_) if session.expired => Ok(()),
         other => other,
     };
@@ -457,11 +468,18 @@ impl Queued {
                 if pipe.holds == 0 {
                     pipe.fill(file, count.min(PIPE_BYTES))?;
                 }
-                // An offset of -1: a pipe has no position to give.
-                let from_pipe = types::Fd(pipe.reader.as_raw_fd());
-                let splice = opcode::Splice::new(from_pipe, -1, socket, -1, pipe.holds as u32);
-                self.push(splice.build(), key, Operation::Send);
-                session.in_flight = Some(Operation::Send);
+                match pipe.drain(session.fd) {
+                    // Sent at once, with no operation in the ring: on to what comes next (the
+                    // next piece, until the socket's buffer is full or the file is sent).
+                    Ok(moved) => {
+                        sent(session, moved as u32)?;
+                        return self.next_operation(key, session);
+                    }
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                        self.wait_writable(key, session);
+                    }
+                    Err(error) => return Err(error),
+                }
             }
             Pending::Fin => {
                 // The client may still be sending: a FIN after the last byte, then receive on
@@ -516,9 +534,9 @@ impl Queued {
             address,
             &raw mut place_pointer.length,
         )
-        // Non-blocking, for splice's sake alone: the ring's receives and sends wait for a
-        // socket without a thread, but a splice runs on one of the kernel's worker threads and
-        // would hold it while a client does not read. Non-blocking, it returns EAGAIN instead.
+        // Non-blocking, for splice's sake: the loop splices a large file from its pipe into
+        // the socket itself (see `Pipe::drain`), and a blocking splice would stop the whole
+        // loop while one client does not read. Non-blocking, it returns EAGAIN instead.
         .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK);
         self.push(accept.build(), place, Operation::Accept);
     }

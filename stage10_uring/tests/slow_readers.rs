@@ -1,8 +1,9 @@
-//! Clients that ask for a large file and then do not read it. stage10 sends a large file with
-//! splice operations, which the kernel runs on its own worker threads (io-wq); a splice into a
-//! blocking socket would hold its thread until the client reads, one thread per such client.
-//! The stage's sockets are non-blocking, so a splice into a full socket returns at once and
-//! the connection waits for room with a poll operation, which holds no thread.
+//! Clients that ask for a large file and then do not read it. stage10 moves a large file from
+//! its pipe into the socket with splice(2) calls of its own, not with splice operations, which
+//! the kernel would run on its worker threads (io-wq), a thread per such client while a blocking
+//! socket is full. The stage's sockets are non-blocking, so a splice into a full socket returns
+//! at once and the connection waits for room with a poll operation: no kernel thread is held,
+//! and the loop goes on serving everyone else.
 
 use std::fs;
 use std::io::{Read, Write};
