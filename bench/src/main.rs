@@ -38,7 +38,7 @@ use clap::Parser;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use rounds::{Cores, Measured, Setup, Timing};
-use server::{Target, VARIANTS};
+use server::{Target, VARIANTS, Variant};
 use testkit::{STAGES, Stage};
 use workload::{QUICK, TWO_CORE_WORKLOADS, WORKLOADS, Workload};
 
@@ -165,7 +165,8 @@ fn run(args: &Args) -> io::Result<()> {
     for stage in &stages {
         targets.push(Target::stage(stage, &binaries));
         // A stage's variants (stage07's tuned, poll and select), right after it.
-        for variant in VARIANTS.iter().filter(|variant| variant.stage == stage.name) {
+        let one_core = |variant: &&Variant| variant.stage == stage.name && !variant.two_cores;
+        for variant in VARIANTS.iter().filter(one_core) {
             targets.push(Target::variant(stage, variant, &binaries));
         }
     }
@@ -185,12 +186,16 @@ fn run(args: &Args) -> io::Result<()> {
         .collect();
     let mut two_core = Measured::default();
     if stages.iter().any(|stage| stage.number > 7) && !two_core_workloads.is_empty() {
-        let targets: Vec<Target> = stages
-            .iter()
-            .filter(|stage| stage.number >= 7)
-            .map(|stage| Target::stage(stage, &binaries))
-            .chain(nginx.as_deref().map(Target::nginx))
-            .collect();
+        let mut targets = Vec::new();
+        for stage in stages.iter().filter(|stage| stage.number >= 7) {
+            targets.push(Target::stage(stage, &binaries));
+            // A two-core variant (stage10's ring per core), right after its stage.
+            let two_cores = |variant: &&Variant| variant.stage == stage.name && variant.two_cores;
+            for variant in VARIANTS.iter().filter(two_cores) {
+                targets.push(Target::variant(stage, variant, &binaries));
+            }
+        }
+        targets.extend(nginx.as_deref().map(Target::nginx));
         two_core = rounds::run(&setup, &targets, &two_core_workloads, Cores::Two)?;
     }
 

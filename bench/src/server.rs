@@ -37,34 +37,53 @@ pub struct Variant {
     pub stage: &'static str,
     /// Its name under the stage's `examples/`.
     pub example: &'static str,
+    /// Its row's name after the stage's: `stage07_epoll/tuned`.
+    pub name: &'static str,
     /// The workloads it runs (of those chosen for the run).
     pub workloads: &'static [&'static str],
     /// Whether it is also measured holding more and more idle connections.
     pub scales: bool,
+    /// Whether it is measured on two cores only, with a loop per core (`--workers 2`) where
+    /// its stage has one: what it changes shows only there.
+    pub two_cores: bool,
 }
 
 /// The variants: stage07 tuned for the cost of a connection (`close-50` shows what the tuning
-/// buys, `small-50` that keep-alive load does not notice it), and stage07 waiting with
-/// select(2) and poll(2) instead of epoll (under keep-alive load, and holding more and more
-/// idle connections).
-pub const VARIANTS: [Variant; 3] = [
+/// buys, `small-50` that keep-alive load does not notice it), stage07 waiting with select(2)
+/// and poll(2) instead of epoll (under keep-alive load, and holding more and more idle
+/// connections), and stage10's exercise done, a ring per core, on two cores.
+pub const VARIANTS: [Variant; 4] = [
     Variant {
         stage: "stage07_epoll",
         example: "tuned",
+        name: "tuned",
         workloads: &["small-50", "close-50"],
         scales: false,
+        two_cores: false,
     },
     Variant {
         stage: "stage07_epoll",
         example: "poll",
+        name: "poll",
         workloads: &["small-50", "small-500"],
         scales: true,
+        two_cores: false,
     },
     Variant {
         stage: "stage07_epoll",
         example: "select",
+        name: "select",
         workloads: &["small-50", "small-500"],
         scales: true,
+        two_cores: false,
+    },
+    Variant {
+        stage: "stage10_uring",
+        example: "stage10_solution",
+        name: "ring-per-core",
+        workloads: &["small-50", "close-50"],
+        scales: false,
+        two_cores: true,
     },
 ];
 
@@ -100,21 +119,24 @@ impl Target {
     pub fn name(&self) -> String {
         match self.kind {
             Kind::Stage(stage) => stage.name.to_string(),
-            Kind::Variant { stage, variant } => format!("{}/{}", stage.name, variant.example),
+            Kind::Variant { stage, variant } => format!("{}/{}", stage.name, variant.name),
             Kind::Nginx => "nginx".into(),
         }
     }
 
     /// Starts it for `cores` cores: alone on core 0 for one, anywhere for more. A stage that
-    /// runs a loop per core (and its variants) gets that many (`--workers`), nginx that many
-    /// worker processes; the other stages keep their own threads.
+    /// runs a loop per core (and its variants, and a two-core variant) gets that many
+    /// (`--workers`), nginx that many worker processes; the other stages keep their own threads.
     pub fn start(&self, root: &Path, cores: usize) -> io::Result<Running> {
         let core = (cores == 1).then_some(0);
         let workers = cores.to_string();
+        let per_core = |stage: &Stage, two_cores| stage.loop_per_core || two_cores;
         match self.kind {
             Kind::Stage(stage) | Kind::Variant { stage, .. } => {
+                let two_cores =
+                    matches!(self.kind, Kind::Variant { variant, .. } if variant.two_cores);
                 let extra: &[&str] =
-                    if stage.loop_per_core { &["--workers", &workers] } else { &[] };
+                    if per_core(stage, two_cores) { &["--workers", &workers] } else { &[] };
                 Running::stage(&self.binary, root, extra, core)
             }
             Kind::Nginx => Running::nginx(&self.binary, root, cores, core),
