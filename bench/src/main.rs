@@ -38,7 +38,7 @@ use clap::Parser;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use rounds::{Cores, Measured, Setup, Timing};
-use server::{Target, VARIANTS, Variant};
+use server::{Target, VARIANTS};
 use testkit::{STAGES, Stage};
 use workload::{QUICK, TWO_CORE_WORKLOADS, WORKLOADS, Workload};
 
@@ -165,8 +165,7 @@ fn run(args: &Args) -> io::Result<()> {
     for stage in &stages {
         targets.push(Target::stage(stage, &binaries));
         // A stage's variants (stage07's tuned, poll and select), right after it.
-        let one_core = |variant: &&Variant| variant.stage == stage.name && !variant.two_cores;
-        for variant in VARIANTS.iter().filter(one_core) {
+        for variant in server::variants(stage, false) {
             targets.push(Target::variant(stage, variant, &binaries));
         }
     }
@@ -190,8 +189,7 @@ fn run(args: &Args) -> io::Result<()> {
         for stage in stages.iter().filter(|stage| stage.number >= 7) {
             targets.push(Target::stage(stage, &binaries));
             // A two-core variant (stage10's ring per core), right after its stage.
-            let two_cores = |variant: &&Variant| variant.stage == stage.name && variant.two_cores;
-            for variant in VARIANTS.iter().filter(two_cores) {
+            for variant in server::variants(stage, true) {
                 targets.push(Target::variant(stage, variant, &binaries));
             }
         }

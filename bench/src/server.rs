@@ -87,6 +87,12 @@ pub const VARIANTS: [Variant; 4] = [
     },
 ];
 
+/// The variants of `stage` measured on one core (`two_cores` false) or on two.
+pub fn variants(stage: &Stage, two_cores: bool) -> impl Iterator<Item = &'static Variant> {
+    let name = stage.name;
+    VARIANTS.iter().filter(move |variant| variant.stage == name && variant.two_cores == two_cores)
+}
+
 /// Which server a target is.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
@@ -130,13 +136,11 @@ impl Target {
     pub fn start(&self, root: &Path, cores: usize) -> io::Result<Running> {
         let core = (cores == 1).then_some(0);
         let workers = cores.to_string();
-        let per_core = |stage: &Stage, two_cores| stage.loop_per_core || two_cores;
         match self.kind {
             Kind::Stage(stage) | Kind::Variant { stage, .. } => {
-                let two_cores =
-                    matches!(self.kind, Kind::Variant { variant, .. } if variant.two_cores);
-                let extra: &[&str] =
-                    if per_core(stage, two_cores) { &["--workers", &workers] } else { &[] };
+                let per_core = stage.loop_per_core
+                    || matches!(self.kind, Kind::Variant { variant, .. } if variant.two_cores);
+                let extra: &[&str] = if per_core { &["--workers", &workers] } else { &[] };
                 Running::stage(&self.binary, root, extra, core)
             }
             Kind::Nginx => Running::nginx(&self.binary, root, cores, core),
