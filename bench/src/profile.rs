@@ -107,7 +107,8 @@ impl Category {
 
 /// Kernel functions that mark a category, looked for in this order: the first rule with a
 /// frame in the stack wins. Switching threads comes first (a blocking call that sleeps is
-/// waiting, whatever the call); a socket's end before sending (closing runs the last sends);
+/// waiting, whatever the call); a socket's setup and end before sending (closing, and the
+/// shutdown of a lingering close, run the last sends);
 /// sendfile before sending (the "the file"); sending before receiving, since on
 /// loopback a send delivers into the peer's socket inside the call.
 const RULES: [(Category, &[&str]); 6] = [
@@ -126,6 +127,12 @@ const RULES: [(Category, &[&str]); 6] = [
             "do_exit",
             "do_wait",
             "exit_mmap",
+            // A lingering close sends its FIN with shutdown(2); a new socket is given its
+            // options (timeouts, TCP_NODELAY) with setsockopt(2) and made non-blocking with
+            // ioctl(2) (FIONBIO, the only ioctl these servers make).
+            "__x64_sys_shutdown",
+            "__x64_sys_setsockopt",
+            "__x64_sys_ioctl",
         ],
     ),
     (Category::File, &["do_sendfile"]),
@@ -155,8 +162,10 @@ const RULES: [(Category, &[&str]); 6] = [
 
 /// File system calls, when no rule above matched (a `read` of a socket is a receive, of an
 /// eventfd a wake-up: both matched above).
-const FILE: [&str; 10] = [
+const FILE: [&str; 12] = [
+    "__x64_sys_openat",
     "do_sys_openat2",
+    "__x64_sys_statx",
     "vfs_statx",
     "do_statx",
     "vfs_fstat",
@@ -557,6 +566,11 @@ mod tests {
                 Category::Waiting,
             ),
             ("main;__x64_sys_accept4_[k];__sys_accept4_[k];do_accept_[k]", Category::Connections),
+            (
+                "main;__x64_sys_shutdown_[k];inet_shutdown_[k];tcp_send_fin_[k];tcp_write_xmit_[k]",
+                Category::Connections,
+            ),
+            ("main;statx;__x64_sys_statx_[k]", Category::File),
             (
                 "main;__x64_sys_io_uring_enter_[k];__do_sys_io_uring_enter_[k];io_send_[k];tcp_sendmsg_[k]",
                 Category::Send,
