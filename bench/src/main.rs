@@ -51,8 +51,9 @@ const TWO_CORE_CHART: [&str; 2] =
 /// What the two-core table shows, printed above it.
 const TWO_CORE_NOTE: &str = "\nTwo cores: the server may run on both cores and so may wrk \
     (`wrk -t2`, unpinned), so they compete for them, as a server and its clients would on one \
-    machine. The stages that run a loop per core have `--workers 2`; stage07 and stage10 have their one loop; \
-    nginx has two worker processes and `listen ... reuseport` (and a master process, which \
+    machine. The stages that run a loop per core have `--workers 2`; stage07 and stage10 have their one loop, \
+    and `stage10_uring/ring-per-core` is stage10's exercise answered (a ring per core, \
+    `--workers 2`); nginx has two worker processes and `listen ... reuseport` (and a master process, which \
     does no work under load). CPU time counts every process and thread of the server. \
     (Above, these stages ran with `--workers 1` on one core.)\n";
 

@@ -125,7 +125,8 @@ const LESSON_TWO_CORE_WORKLOADS: [&str; 2] = ["small-50", "close-50"];
 pub const PAGE: &str = "measured.html";
 
 /// The measurements a lesson shows: its stage beside the one before it (if any), its own
-/// variants (stage07's tuned, poll and select) and nginx, on the workloads of
+/// variants (stage07's tuned, poll and select; stage10's ring per core, on two cores only) and
+/// nginx, on the workloads of
 /// [`LESSON_WORKLOADS`] the stage ran; what idle connections cost them; on two cores, the
 /// same servers (for a stage in that table); and, for the stages in it, the idle-scaling
 /// table. Empty when the results hold nothing for the stage.
@@ -134,7 +135,7 @@ pub fn block(stage: &str, results: &str, lang: Lang) -> String {
     let index = STAGES.iter().position(|known| known.name == stage);
     let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
     let mut variants: Vec<&str> = Vec::new();
-    let named = results.loads.iter().map(|load| &load.server);
+    let named = results.loads.iter().chain(&results.two_cores).map(|load| &load.server);
     for server in named.chain(results.scalings.iter().map(|row| &row.server)) {
         let is_variant = server.strip_prefix(stage).is_some_and(|rest| rest.starts_with('/'));
         if is_variant && !variants.contains(&server.as_str()) {
@@ -353,7 +354,8 @@ fn chinese_paragraph(line: &str) -> Option<String> {
             "Two cores: the server may run",
             "双核：服务器和 wrk 都可以在两个核上运行（`wrk -t2`，不绑定），所以它们互相争用，\
              就像同一台机器上的服务器和它的客户端那样。每个核运行一个循环的几步带 \
-             `--workers 2`；第 7 步和第 10 步只有它们的一个循环；nginx 有两个工作进程和 \
+             `--workers 2`；第 7 步和第 10 步只有它们的一个循环，\
+             `stage10_uring/ring-per-core` 是第 10 步练习的答案（每个核一个环，`--workers 2`）；nginx 有两个工作进程和 \
              `listen ... reuseport`（还有一个主进程，负载下不干活）。CPU 时间包括服务器的\
              每个进程和线程。（上面的表里，这几步用 `--workers 1` 在一个核上运行。）",
         ),
@@ -422,6 +424,7 @@ mod tests {
             "{RESULTS_SAMPLE}\n| workload, two cores | server | requests/s | x nginx | p50 | p99 | errors | CPU us/req | x nginx | peak RSS |\n\
              |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n\
              | small-50 | stage07_epoll | 7 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n\
+             | small-50 | stage07_epoll/per-core | 9 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n\
              | small-50 | nginx | 8 | 1x | 1 us | 2 us | 0 | 3 | 1x | 4 MiB |\n"
         );
         let block = block("stage07_epoll", &results, Lang::English);
@@ -429,6 +432,8 @@ mod tests {
         assert!(block.contains("| two cores | server |"), "{block}");
         assert!(block.contains("| small-50 | **stage07_epoll** | 7 | 2 us | 3 | 4 MiB |"));
         assert!(block.contains("| small-50 | nginx | 8 |"));
+        // A variant measured only on two cores is shown there, after its stage.
+        assert!(block.contains("| small-50 | **stage07_epoll** | 7 | 2 us | 3 | 4 MiB |\n| small-50 | stage07_epoll/per-core | 9 |"), "{block}");
         assert!(!self::block("stage06_nonblocking", &results, Lang::English).contains("two cores"));
     }
 
