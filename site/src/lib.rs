@@ -189,7 +189,9 @@ pub fn pages(workspace: &Path) -> io::Result<Vec<Page>> {
         page(GUIDE.into(), frame(lang, title, &content, None, GUIDE));
         // Every table of the bench, which the lessons show a few rows of.
         let results = fs::read_to_string(workspace.join(measured::RESULTS))?;
-        let text = measured::page_markdown(&results, lang);
+        // Then where the time goes, from the profile (none before the first one).
+        let profile = fs::read_to_string(workspace.join(profile::PROFILE)).unwrap_or_default();
+        let text = measured::page_markdown(&results, lang) + &profile::page_section(&profile, lang);
         let title = text.lines().next().unwrap_or_default().trim_start_matches("# ");
         let content = markdown(lang, measured::PAGE.trim_end_matches(".html"), &text);
         page(measured::PAGE.into(), frame(lang, title, &content, None, measured::PAGE));

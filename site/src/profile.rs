@@ -121,6 +121,125 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
     out
 }
 
+/// The servers whose shares the page of measurements sums up: nginx, and the stages from
+/// stage04 on, which serve many clients at once with one or a few threads (stage02 serves
+/// one at a time, and stage03's forks are a story of their own, told in its lesson).
+fn summed_up(server: &str) -> bool {
+    let number = server.strip_prefix("stage").and_then(|rest| rest.get(..2)?.parse::<u8>().ok());
+    server == "nginx" || number.is_some_and(|number| number >= 4)
+}
+
+/// The lowest and highest of some shares, in whole percent.
+type Range = (u32, u32);
+
+/// The lowest and highest share that the categories of `keys` take among the summed-up
+/// servers ([`summed_up`]) under `workload`; `None` when the profile has none of them there.
+fn share_range(profile: &str, workload: &str, keys: &str) -> Option<Range> {
+    let (_, rows) = parse(profile);
+    let shares = rows
+        .iter()
+        .filter(|row| row.workload == workload && summed_up(&row.server))
+        .filter_map(|row| share(profile, workload, &row.server, keys).ok())
+        .filter_map(|share| share.trim_end_matches('%').parse::<u32>().ok());
+    shares.fold(None, |range, share| match range {
+        None => Some((share, share)),
+        Some((low, high)) => Some((low.min(share), high.max(share))),
+    })
+}
+
+/// The section of the page of measurements that shows where the time goes: the profile's
+/// chart, what it shows (the share of a request every model pays alike, and the model's own
+/// share, the most a better model could still save, as ranges over the servers), and its
+/// tables with every flame graph linked. Empty when there is no profile.
+pub fn page_section(profile: &str, lang: Lang) -> String {
+    let (header, rows) = parse(profile);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut workloads: Vec<&str> = Vec::new();
+    for row in &rows {
+        if !workloads.contains(&row.workload.as_str()) {
+            workloads.push(&row.workload);
+        }
+    }
+    // Each workload's ranges: the work paid alike, then the model's own part.
+    let ranges: Vec<(&str, Range, Range)> = workloads
+        .iter()
+        .filter_map(|workload| {
+            let alike = share_range(profile, workload, "send+receive+file")?;
+            Some((*workload, alike, share_range(profile, workload, "waiting+accept+own")?))
+        })
+        .collect();
+    let ranges: Vec<String> = ranges
+        .iter()
+        .enumerate()
+        .map(|(at, (workload, alike, own))| match (lang, at) {
+            (Lang::English, 0) => format!(
+                "the work paid alike takes {}% to {}% of a request on `{workload}`, and the \
+                 model's own part {}% to {}%",
+                alike.0, alike.1, own.0, own.1
+            ),
+            (Lang::English, _) => format!(
+                "on `{workload}`, {}% to {}% and {}% to {}%",
+                alike.0, alike.1, own.0, own.1
+            ),
+            (Lang::Chinese, 0) => format!(
+                "在 `{workload}` 上，前者占一个请求的 {}% 到 {}%，后者占 {}% 到 {}%",
+                alike.0, alike.1, own.0, own.1
+            ),
+            (Lang::Chinese, _) => format!(
+                "在 `{workload}` 上，分别是 {}% 到 {}% 和 {}% 到 {}%",
+                alike.0, alike.1, own.0, own.1
+            ),
+        })
+        .collect();
+    let other = workloads.iter().filter_map(|workload| share_range(profile, workload, "other"));
+    let other = other.map(|(_, high)| high).max().unwrap_or(0);
+    let mut out = match lang {
+        Lang::English => format!(
+            "\n## Where the time goes\n\nFrom [{PROFILE}](../{PROFILE}) (`cargo run --release -p \
+             bench -- --profile`: `perf record` while wrk loads each server, one run). It sorts a \
+             request's CPU time into the work every model pays alike (TCP send and receive, the \
+             file) and the model's own part (waiting and waking, accept and close, the server's \
+             own code and memory). Among nginx and the stages from stage04 on, {}. The own part \
+             is the most a better model could still save on this machine. What no category \
+             holds (other, at most {other}%) is mostly a system call's entry and exit, and \
+             interrupts. stage02 serves one client at a time, and stage03's forks are told in \
+             its lesson.\n\n",
+            ranges.join("; ")
+        ),
+        Lang::Chinese => format!(
+            "\n## 时间花在哪里\n\n摘自 [{PROFILE}](../{PROFILE})（`cargo run --release -p bench \
+             -- --profile`：wrk 给每个服务器加压时用 `perf record` 采样，一次运行）。它把一个请求\
+             的 CPU 时间分成两部分，一是每个模型都要付的工作（TCP 发送和接收、文件），二是模型\
+             自己的部分（等待与唤醒、accept 与关闭、服务器自己的代码和内存）。在 nginx 和从第 4 \
+             步起的各步里，{}。模型自己的部分，就是更好的模型在这台机器上最多还能省下的。不属于\
+             任何一类的“其他”最多占 {other}%，大多是系统调用的进出和中断。第 2 步一次只服务一个\
+             客户端，第 3 步的 fork 在它自己的课文里讲。\n\n",
+            ranges.join("；")
+        ),
+    };
+    let (alt, chart) = match lang {
+        Lang::English => {
+            ("Every stage's and nginx's CPU time per request, by category", "profile.svg")
+        }
+        Lang::Chinese => ("每一步和 nginx 每个请求的 CPU 时间，按类别分开", "profile.zh-CN.svg"),
+    };
+    let _ = writeln!(out, "![{alt}](../bench/results/{chart})");
+    for workload in &workloads {
+        let line = format!("| server | {} |", header.join(" | "));
+        let _ = writeln!(out, "\n### {workload}\n\n{}", lang.header_line(&line));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(header.len()));
+        for row in rows.iter().filter(|row| row.workload == *workload) {
+            let server = &row.server;
+            let link =
+                format!("../bench/results/profiles/{}-{workload}.svg", server.replace('/', "-"));
+            let _ = writeln!(out, "| [{server}]({link}) | {} |", row.cells.join(" | "));
+        }
+    }
+    out
+}
+
 /// The share of `server`'s CPU time under `workload` that the categories named in `keys` take
 /// together, as `27%`. `keys` is one word of each category's name, joined by `+`: `send`,
 /// `receive`, `file`, `waiting`, `accept`, `own`, `other` (`waiting+own`).
@@ -164,6 +283,34 @@ Machine: x.
 | stage08_reuseport | 6.10 | 42% | 18% | [svg](profiles/stage08_reuseport-small-50.svg) |
 | nginx | 8.00 | 30% | 30% | [svg](profiles/nginx-small-50.svg) |
 ";
+
+    #[test]
+    fn the_page_sums_up_nginx_and_the_stages_from_stage04_on() {
+        let profile = "### small-50\n\n\
+            | server | CPU us/request | TCP send | TCP receive | the file | waiting and waking | accept and close | own code, memory | other | flame graph |\n\
+            |---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n\
+            | stage02_static | 30.00 | 10% | 5% | 5% | 0% | 60% | 10% | 10% | [svg](profiles/stage02_static-small-50.svg) |\n\
+            | stage07_epoll | 12.00 | 45% | 5% | 30% | 2% | 0% | 12% | 6% | [svg](profiles/stage07_epoll-small-50.svg) |\n\
+            | nginx | 18.00 | 30% | 5% | 35% | 3% | 0% | 20% | 7% | [svg](profiles/nginx-small-50.svg) |\n";
+        let english = page_section(profile, Lang::English);
+        // stage02 (20% alike, 70% own) is left out of the ranges: 70%-80% alike, 14%-23% own.
+        assert!(
+            english.contains(
+                "takes 70% to 80% of a request on `small-50`, and the model's own part 14% to 23%"
+            ),
+            "{english}"
+        );
+        assert!(english.contains("other, at most 7%"), "{english}");
+        assert!(english.contains("](../bench/results/profile.svg)"));
+        assert!(english.contains(
+            "| [stage02_static](../bench/results/profiles/stage02_static-small-50.svg) | 30.00 |"
+        ));
+        let chinese = page_section(profile, Lang::Chinese);
+        assert!(chinese.contains("## 时间花在哪里"));
+        assert!(chinese.contains("前者占一个请求的 70% 到 80%，后者占 14% 到 23%"), "{chinese}");
+        assert!(chinese.contains("](../bench/results/profile.zh-CN.svg)"));
+        assert_eq!(page_section("", Lang::English), "");
+    }
 
     #[test]
     fn a_share_adds_up_the_categories_it_names() {
