@@ -63,6 +63,33 @@ fn parse(text: &str) -> (Vec<String>, Vec<Row>) {
     (header, rows)
 }
 
+/// The workloads of `rows`, in the order they first come.
+fn workloads<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<&'a str> {
+    let mut workloads: Vec<&str> = Vec::new();
+    for row in rows {
+        if !workloads.contains(&row.workload.as_str()) {
+            workloads.push(&row.workload);
+        }
+    }
+    workloads
+}
+
+/// The link to `server`'s flame graph under `workload`, relative to a lesson.
+fn flame_graph(server: &str, workload: &str) -> String {
+    format!("../bench/results/profiles/{}-{workload}.svg", server.replace('/', "-"))
+}
+
+/// The chart of every server's breakdown, as a Markdown image line in `lang`.
+fn chart(lang: Lang) -> String {
+    let (alt, chart) = match lang {
+        Lang::English => {
+            ("Every stage's and nginx's CPU time per request, by category", "profile.svg")
+        }
+        Lang::Chinese => ("每一步和 nginx 每个请求的 CPU 时间，按类别分开", "profile.zh-CN.svg"),
+    };
+    format!("![{alt}](../bench/results/{chart})")
+}
+
 /// What stands between a lesson's markers: where the figures come from and the stage's flame
 /// graphs (in the lesson's language), the table of the stage, the stage before it and nginx,
 /// and the chart of every server. Empty when the profile has no row of the stage.
@@ -74,15 +101,10 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
     let index = STAGES.iter().position(|known| known.name == stage);
     let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
     let servers: Vec<&str> = previous.into_iter().chain([stage, "nginx"]).collect();
-    let mut workloads: Vec<&str> = Vec::new();
-    for row in rows.iter().filter(|row| row.server == stage) {
-        if !workloads.contains(&row.workload.as_str()) {
-            workloads.push(&row.workload);
-        }
-    }
+    let workloads = workloads(rows.iter().filter(|row| row.server == stage));
     let flame_graphs: Vec<String> = workloads
         .iter()
-        .map(|workload| format!("[{workload}](../bench/results/profiles/{stage}-{workload}.svg)"))
+        .map(|workload| format!("[{workload}]({})", flame_graph(stage, workload)))
         .collect();
     let flame_graphs = flame_graphs.join(", ");
     let mut out = match lang {
@@ -111,13 +133,7 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
             }
         }
     }
-    let (alt, chart) = match lang {
-        Lang::English => {
-            ("Every stage's and nginx's CPU time per request, by category", "profile.svg")
-        }
-        Lang::Chinese => ("每一步和 nginx 每个请求的 CPU 时间，按类别分开", "profile.zh-CN.svg"),
-    };
-    let _ = writeln!(out, "\n![{alt}](../bench/results/{chart})");
+    let _ = writeln!(out, "\n{}", chart(lang));
     out
 }
 
@@ -125,22 +141,22 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
 /// stage04 on, which serve many clients at once with one or a few threads (stage02 serves
 /// one at a time, and stage03's forks are a story of their own, told in its lesson).
 fn summed_up(server: &str) -> bool {
-    let number = server.strip_prefix("stage").and_then(|rest| rest.get(..2)?.parse::<u8>().ok());
-    server == "nginx" || number.is_some_and(|number| number >= 4)
+    let stage04 = STAGES.iter().position(|known| known.name == "stage04_threads");
+    let index = STAGES.iter().position(|known| known.name == server);
+    server == "nginx" || index.zip(stage04).is_some_and(|(index, stage04)| index >= stage04)
 }
 
 /// The lowest and highest of some shares, in whole percent.
 type Range = (u32, u32);
 
 /// The lowest and highest share that the categories of `keys` take among the summed-up
-/// servers ([`summed_up`]) under `workload`; `None` when the profile has none of them there.
-fn share_range(profile: &str, workload: &str, keys: &str) -> Option<Range> {
-    let (_, rows) = parse(profile);
+/// servers ([`summed_up`]) under `workload`, from the profile's `header` and `rows`; `None`
+/// when the profile has none of them there.
+fn share_range(header: &[String], rows: &[Row], workload: &str, keys: &str) -> Option<Range> {
     let shares = rows
         .iter()
         .filter(|row| row.workload == workload && summed_up(&row.server))
-        .filter_map(|row| share(profile, workload, &row.server, keys).ok())
-        .filter_map(|share| share.trim_end_matches('%').parse::<u32>().ok());
+        .filter_map(|row| sum_shares(header, row, keys).ok());
     shares.fold(None, |range, share| match range {
         None => Some((share, share)),
         Some((low, high)) => Some((low.min(share), high.max(share))),
@@ -156,18 +172,14 @@ pub fn page_section(profile: &str, lang: Lang) -> String {
     if rows.is_empty() {
         return String::new();
     }
-    let mut workloads: Vec<&str> = Vec::new();
-    for row in &rows {
-        if !workloads.contains(&row.workload.as_str()) {
-            workloads.push(&row.workload);
-        }
-    }
+    let workloads = workloads(rows.iter());
+    let range = |workload: &str, keys: &str| share_range(&header, &rows, workload, keys);
     // Each workload's ranges: the work paid alike, then the model's own part.
     let ranges: Vec<(&str, Range, Range)> = workloads
         .iter()
         .filter_map(|workload| {
-            let alike = share_range(profile, workload, "send+receive+file")?;
-            Some((*workload, alike, share_range(profile, workload, "waiting+accept+own")?))
+            let alike = range(workload, "send+receive+file")?;
+            Some((*workload, alike, range(workload, "waiting+accept+own")?))
         })
         .collect();
     let ranges: Vec<String> = ranges
@@ -193,7 +205,7 @@ pub fn page_section(profile: &str, lang: Lang) -> String {
             ),
         })
         .collect();
-    let other = workloads.iter().filter_map(|workload| share_range(profile, workload, "other"));
+    let other = workloads.iter().filter_map(|workload| range(workload, "other"));
     let other = other.map(|(_, high)| high).max().unwrap_or(0);
     let mut out = match lang {
         Lang::English => format!(
@@ -219,21 +231,13 @@ pub fn page_section(profile: &str, lang: Lang) -> String {
             ranges.join("；")
         ),
     };
-    let (alt, chart) = match lang {
-        Lang::English => {
-            ("Every stage's and nginx's CPU time per request, by category", "profile.svg")
-        }
-        Lang::Chinese => ("每一步和 nginx 每个请求的 CPU 时间，按类别分开", "profile.zh-CN.svg"),
-    };
-    let _ = writeln!(out, "![{alt}](../bench/results/{chart})");
+    let _ = writeln!(out, "{}", chart(lang));
     for workload in &workloads {
         let line = format!("| server | {} |", header.join(" | "));
         let _ = writeln!(out, "\n### {workload}\n\n{}", lang.header_line(&line));
         let _ = writeln!(out, "|---|{}", "---:|".repeat(header.len()));
         for row in rows.iter().filter(|row| row.workload == *workload) {
-            let server = &row.server;
-            let link =
-                format!("../bench/results/profiles/{}-{workload}.svg", server.replace('/', "-"));
+            let (server, link) = (&row.server, flame_graph(&row.server, workload));
             let _ = writeln!(out, "| [{server}]({link}) | {} |", row.cells.join(" | "));
         }
     }
@@ -252,6 +256,12 @@ pub fn share(profile: &str, workload: &str, server: &str, keys: &str) -> Result<
     let row = rows.iter().find(|row| row.workload == workload && row.server == server);
     let row =
         row.ok_or_else(|| format!("the profile has no row for `{server}` on `{workload}`"))?;
+    Ok(format!("{}%", sum_shares(&header, row, keys)?))
+}
+
+/// The shares, in whole percent, that the categories named in `keys` (as for [`share`]) take
+/// together in `row`, whose columns `header` names.
+fn sum_shares(header: &[String], row: &Row, keys: &str) -> Result<u32, String> {
     let mut total = 0;
     for key in keys.split('+') {
         // The first column is the CPU time per request, not a share.
@@ -263,7 +273,7 @@ pub fn share(profile: &str, workload: &str, server: &str, keys: &str) -> Result<
         let percent = cell.trim_end_matches('%').parse::<u32>();
         total += percent.map_err(|_| format!("`{cell}` is not a share"))?;
     }
-    Ok(format!("{total}%"))
+    Ok(total)
 }
 
 #[cfg(test)]
