@@ -63,7 +63,6 @@ impl Category {
         Category::Other,
     ];
 
-    /// Its column header.
     /// Its name in `language` (the Chinese chart's legend).
     pub fn label_in(self, language: Language) -> &'static str {
         let chinese = match self {
@@ -71,13 +70,14 @@ impl Category {
             Category::Receive => "TCP 接收",
             Category::File => "文件",
             Category::Waiting => "等待与唤醒",
-            Category::Connections => "accept 与 close",
+            Category::Connections => "accept 与关闭",
             Category::Own => "自身代码与内存",
             Category::Other => "其他",
         };
         language.pick([self.label(), chinese])
     }
 
+    /// Its column header.
     pub fn label(self) -> &'static str {
         match self {
             Category::Send => "TCP send",

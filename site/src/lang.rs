@@ -51,7 +51,7 @@ impl Lang {
             ("TCP receive", "TCP 接收"),
             ("the file", "文件"),
             ("waiting and waking", "等待与唤醒"),
-            ("accept and close", "accept 与 close"),
+            ("accept and close", "accept 与关闭"),
             ("own code, memory", "自身代码与内存"),
             ("other", "其他"),
             ("flame graph", "火焰图"),
