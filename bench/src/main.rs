@@ -98,11 +98,9 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> io::Result<()> {
     if args.redraw {
         let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-        let markdown = fs::read_to_string(results.join("latest.md"))?;
-        let (one_core, two_cores) = report::parse(&markdown);
-        draw_charts(&results, &one_core, &two_cores)?;
+        draw_charts(&results, &fs::read_to_string(results.join("latest.md"))?)?;
         if let Ok(profile) = fs::read_to_string(results.join("profile.md")) {
-            draw_profile(&results, &profile::parse(&profile))?;
+            draw_profile(&results, &profile)?;
         }
         eprintln!(
             "drew bench/results/latest.svg, two-cores.svg and profile.svg again (and .zh-CN.svg)"
@@ -209,10 +207,7 @@ fn run(args: &Args) -> io::Result<()> {
     };
     fs::create_dir_all(&out_dir)?;
     fs::write(out_dir.join("latest.md"), &markdown)?;
-    // Drawn from the table as written, as `--redraw` draws them: the charts then round every
-    // figure from the table's digits, and a redraw changes nothing but what it was asked to.
-    let (one_core_rows, two_core_rows) = report::parse(&markdown);
-    draw_charts(&out_dir, &one_core_rows, &two_core_rows)?;
+    draw_charts(&out_dir, &markdown)?;
     eprintln!("wrote {}", out_dir.join("latest.{md,svg}").display());
     Ok(())
 }
@@ -374,36 +369,36 @@ fn profile_all(
     );
     println!("{markdown}");
     fs::write(results.join("profile.md"), &markdown)?;
-    // From the table as written, as `--redraw` draws it (see the end of `run`).
-    draw_profile(&results, &profile::parse(&markdown))?;
+    draw_profile(&results, &markdown)?;
     eprintln!("wrote bench/results/profile.md, profile.svg and profiles/*.svg");
     Ok(())
 }
 
-/// Draws the charts of the results into `folder`, in each language: `latest.svg` (one core)
-/// and, when the run had them, `two-cores.svg`; the Chinese copies as `*.zh-CN.svg`.
-fn draw_charts(
-    folder: &Path,
-    one_core: &[report::Row],
-    two_cores: &[report::Row],
-) -> io::Result<()> {
+/// Draws the charts of the results (`latest.md`, as `markdown`) into `folder`, in each
+/// language: `latest.svg` (one core) and, when the run had them, `two-cores.svg`; the Chinese
+/// copies as `*.zh-CN.svg`. Always from the table, whether a run has just written it or
+/// `--redraw` reads it: every figure is then rounded from the table's digits, and a redraw
+/// changes nothing but what it was asked to.
+fn draw_charts(folder: &Path, markdown: &str) -> io::Result<()> {
+    let (one_core, two_cores) = report::parse(markdown);
     for language in chart::Language::ALL {
         let heading = language.pick(ONE_CORE_CHART);
-        fs::write(folder.join(language.file("latest")), chart::svg(one_core, heading, language))?;
+        fs::write(folder.join(language.file("latest")), chart::svg(&one_core, heading, language))?;
         if !two_cores.is_empty() {
             let heading = language.pick(TWO_CORE_CHART);
-            let svg = chart::svg(two_cores, heading, language);
+            let svg = chart::svg(&two_cores, heading, language);
             fs::write(folder.join(language.file("two-cores")), svg)?;
         }
     }
     Ok(())
 }
 
-/// Draws the chart of the profile into `folder`, in each language (`profile.svg`,
-/// `profile.zh-CN.svg`).
-fn draw_profile(folder: &Path, breakdowns: &[profile::Breakdown]) -> io::Result<()> {
+/// Draws the chart of the profile (`profile.md`, as `markdown`) into `folder`, in each
+/// language (`profile.svg`, `profile.zh-CN.svg`); from the table, as [`draw_charts`].
+fn draw_profile(folder: &Path, markdown: &str) -> io::Result<()> {
+    let breakdowns = profile::parse(markdown);
     for language in chart::Language::ALL {
-        fs::write(folder.join(language.file("profile")), profile::svg(breakdowns, language))?;
+        fs::write(folder.join(language.file("profile")), profile::svg(&breakdowns, language))?;
     }
     Ok(())
 }
