@@ -36,6 +36,9 @@ struct Row {
     server: String,
     /// CPU us/request, then the share of each category, as printed.
     cells: Vec<String>,
+    /// The link to its flame graph, as the profile's last column gives it, made relative to a
+    /// lesson.
+    flame_graph: String,
 }
 
 /// The profile's tables: their header (after `server`, without the flame graph column), and
@@ -52,12 +55,17 @@ fn parse(text: &str) -> (Vec<String>, Vec<Row>) {
         let Some(cells) = cells(line) else { continue };
         let Some((first, rest)) = cells.split_first() else { continue };
         // The last column links the flame graph: the lesson links it in its own words.
-        let rest = &rest[..rest.len().saturating_sub(1)];
+        let (rest, link) = rest.split_at(rest.len().saturating_sub(1));
         if *first == "server" {
             header = rest.iter().map(|cell| cell.to_string()).collect();
         } else if !first.starts_with("---") {
             let cells = rest.iter().map(|cell| cell.to_string()).collect();
-            rows.push(Row { workload: workload.clone(), server: first.to_string(), cells });
+            // `[svg](profiles/NAME.svg)`, relative to the profile, which is in bench/results/.
+            let target = link.first().and_then(|cell| cell.split_once("](")).map(|(_, to)| to);
+            let flame_graph =
+                format!("../bench/results/{}", target.unwrap_or_default().trim_end_matches(')'));
+            let server = first.to_string();
+            rows.push(Row { workload: workload.clone(), server, cells, flame_graph });
         }
     }
     (header, rows)
@@ -72,11 +80,6 @@ fn workloads<'a>(rows: impl Iterator<Item = &'a Row>) -> Vec<&'a str> {
         }
     }
     workloads
-}
-
-/// The link to `server`'s flame graph under `workload`, relative to a lesson.
-fn flame_graph(server: &str, workload: &str) -> String {
-    format!("../bench/results/profiles/{}-{workload}.svg", server.replace('/', "-"))
 }
 
 /// The chart of every server's breakdown, as a Markdown image line in `lang`.
@@ -102,9 +105,10 @@ pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
     let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
     let servers: Vec<&str> = previous.into_iter().chain([stage, "nginx"]).collect();
     let workloads = workloads(rows.iter().filter(|row| row.server == stage));
-    let flame_graphs: Vec<String> = workloads
+    let flame_graphs: Vec<String> = rows
         .iter()
-        .map(|workload| format!("[{workload}]({})", flame_graph(stage, workload)))
+        .filter(|row| row.server == stage)
+        .map(|row| format!("[{}]({})", row.workload, row.flame_graph))
         .collect();
     let flame_graphs = flame_graphs.join(", ");
     let mut out = match lang {
@@ -237,7 +241,7 @@ pub fn page_section(profile: &str, lang: Lang) -> String {
         let _ = writeln!(out, "\n### {workload}\n\n{}", lang.header_line(&line));
         let _ = writeln!(out, "|---|{}", "---:|".repeat(header.len()));
         for row in rows.iter().filter(|row| row.workload == *workload) {
-            let (server, link) = (&row.server, flame_graph(&row.server, workload));
+            let (server, link) = (&row.server, &row.flame_graph);
             let _ = writeln!(out, "| [{server}]({link}) | {} |", row.cells.join(" | "));
         }
     }
