@@ -98,18 +98,16 @@ fn chart(lang: Lang) -> String {
 /// and the chart of every server. Empty when the profile has no row of the stage.
 pub fn readme_block(stage: &str, profile: &str, lang: Lang) -> String {
     let (header, rows) = parse(profile);
-    if !rows.iter().any(|row| row.server == stage) {
+    let own: Vec<&Row> = rows.iter().filter(|row| row.server == stage).collect();
+    if own.is_empty() {
         return String::new();
     }
     let index = STAGES.iter().position(|known| known.name == stage);
     let previous = index.and_then(|index| index.checked_sub(1)).map(|index| STAGES[index].name);
     let servers: Vec<&str> = previous.into_iter().chain([stage, "nginx"]).collect();
-    let workloads = workloads(rows.iter().filter(|row| row.server == stage));
-    let flame_graphs: Vec<String> = rows
-        .iter()
-        .filter(|row| row.server == stage)
-        .map(|row| format!("[{}]({})", row.workload, row.flame_graph))
-        .collect();
+    let workloads = workloads(own.iter().copied());
+    let flame_graphs: Vec<String> =
+        own.iter().map(|row| format!("[{}]({})", row.workload, row.flame_graph)).collect();
     let flame_graphs = flame_graphs.join(", ");
     let mut out = match lang {
         Lang::English => format!(
