@@ -17,10 +17,12 @@
 //! Here: what to measure and where the results go. `rounds.rs` runs a table's rounds (the
 //! one-core table, then the two-core one), `workload.rs` says which workload fits which
 //! server, `server.rs` starts the servers, `wrk.rs` and `idle.rs` measure them, `report.rs`
-//! writes the tables and the charts.
+//! writes the tables and the charts, and `network.rs` gives the servers and wrk a network
+//! namespace of their own.
 
 mod chart;
 mod idle;
+mod network;
 mod profile;
 mod report;
 mod rounds;
@@ -151,11 +153,13 @@ fn run(args: &Args) -> io::Result<()> {
         // stage01 answers hello world and serves no file: nothing to compare.
         let stages: Vec<&Stage> = stages.into_iter().filter(|stage| stage.number >= 2).collect();
         let binaries = build_for_profile(workspace, &stages)?;
+        network::isolate()?;
         let root = make_root()?;
         let nginx = if args.no_nginx { None } else { server::find_nginx() };
         return profile_all(workspace, &stages, &binaries, nginx.as_deref(), root.path());
     }
     let binaries = build(workspace, &stages)?;
+    let network = network::isolate()?;
     let root = make_root()?;
     let setup = Setup { timing, root: root.path(), script: workspace.join("bench/pipeline.lua") };
     let nginx = if args.no_nginx { None } else { server::find_nginx() };
@@ -196,7 +200,7 @@ fn run(args: &Args) -> io::Result<()> {
         two_core = rounds::run(&setup, &targets, &two_core_workloads, Cores::Two)?;
     }
 
-    let markdown = results(&setup.timing, nginx.is_some(), &one_core, &two_core.rows);
+    let markdown = results(&setup.timing, &network, nginx.is_some(), &one_core, &two_core.rows);
     println!("{markdown}");
     let out_dir = if args.quick {
         workspace.join("target/bench-quick")
@@ -247,6 +251,7 @@ fn chosen_workloads(args: &Args) -> io::Result<Vec<Workload>> {
 /// costs, and idle scaling if measured), then the two-core table if measured.
 fn results(
     timing: &Timing,
+    network: &str,
     nginx: bool,
     one_core: &Measured,
     two_core_rows: &[report::Row],
@@ -256,6 +261,8 @@ fn results(
         "Settings: {} round(s), each visiting every server in turn for one {:?} run of each workload (so that the machine's drift over the bench falls on every server alike), wrk -t1 pinned to core 1, the server pinned to core 0, {} idle connections.",
         timing.runs, timing.duration, timing.idle_connections
     );
+    settings.push_str("\n\n");
+    settings.push_str(network);
     settings.push_str(
         "\n\nRows named `stage/example` are a stage's examples, run only in the workloads that show \
          what they change: `stage07_epoll/tuned` is stage07 tuned for the cost of a connection \

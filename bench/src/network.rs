@@ -1,0 +1,91 @@
+//! The network the bench measures on: loopback, in a network namespace of its own where it
+//! can make one, so that a host's TCP tuning does not decide the figures.
+//!
+//! The setting that matters is the congestion control. Linux's default, cubic, sends what
+//! the window allows at once. BBR, which some hosts choose instead, paces each connection at
+//! the rate it has measured, with a timer, and on loopback that rate is how fast wrk reads.
+//! A server that sends whole large responses at once (stage10 on `256k-50`) then pays for
+//! the pacing timers on its own core, and its figure says more about the host's choice than
+//! about the server. So the bench measures in a namespace of its own with cubic, whatever
+//! the host uses. A new namespace copies the host's TCP buffer sizes and its congestion
+//! control (which is why the bench sets cubic itself); most other settings start at Linux's
+//! defaults.
+//!
+//! Making a namespace needs root (`CAP_SYS_ADMIN`). Without it the bench measures on the
+//! host's network, and the results say which congestion control that was.
+
+use std::fs;
+use std::io;
+use std::process::{Command, Stdio};
+
+use nix::errno::Errno;
+use nix::sched::{CloneFlags, setns, unshare};
+
+/// Where the congestion control of new TCP connections is chosen, for the network namespace
+/// of the process that reads or writes it.
+const CONGESTION_CONTROL: &str = "/proc/sys/net/ipv4/tcp_congestion_control";
+
+/// The congestion control the bench measures with: Linux's default.
+const MEASURED_WITH: &str = "cubic";
+
+/// Moves this process (and every process it starts from now on) into a network namespace of
+/// its own with loopback up and cubic, if it can. Call it before starting any thread or
+/// server: a namespace is a thread's, and a thread started later inherits its creator's.
+/// Returns the sentence the results print about the network.
+///
+/// # Errors
+///
+/// Only when the namespace was made, could not be set up, and going back to the host's
+/// network failed too: the bench would then measure on a loopback that may be down.
+pub fn isolate() -> io::Result<String> {
+    let host = congestion_control();
+    let fall_back = |why: &dyn std::fmt::Display| {
+        eprintln!("bench: measuring on the host's network ({host}): {why}");
+        format!(
+            "Network: the host's loopback and its congestion control, {host} (no namespace of \
+             the bench's own: {why})."
+        )
+    };
+    let host_namespace = match fs::File::open("/proc/self/ns/net") {
+        Ok(file) => file,
+        Err(error) => return Ok(fall_back(&error)),
+    };
+    match unshare(CloneFlags::CLONE_NEWNET) {
+        Ok(()) => {}
+        Err(Errno::EPERM) => return Ok(fall_back(&"making a network namespace needs root")),
+        Err(errno) => return Ok(fall_back(&errno)),
+    }
+    match set_up() {
+        Ok(()) => Ok(format!(
+            "Network: loopback in a network namespace of the bench's own, with Linux's default \
+             congestion control ({MEASURED_WITH}; the host uses {host}), so that the host's \
+             choice does not decide the large-file figures (see DESIGN.md)."
+        )),
+        Err(error) => {
+            setns(&host_namespace, CloneFlags::CLONE_NEWNET).map_err(|errno| {
+                io::Error::other(format!("{error}; going back to the host's network: {errno}"))
+            })?;
+            Ok(fall_back(&error))
+        }
+    }
+}
+
+/// The congestion control of the current network namespace.
+fn congestion_control() -> String {
+    fs::read_to_string(CONGESTION_CONTROL).map_or_else(|_| "unknown".into(), |s| s.trim().into())
+}
+
+/// Brings the new namespace's loopback up (it starts down) and sets cubic.
+fn set_up() -> io::Result<()> {
+    let up = Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|error| io::Error::other(format!("ip (iproute2): {error}")))?;
+    if !up.success() {
+        return Err(io::Error::other("`ip link set lo up` failed"));
+    }
+    fs::write(CONGESTION_CONTROL, MEASURED_WITH)
+        .map_err(|error| io::Error::other(format!("setting {MEASURED_WITH}: {error}")))
+}
