@@ -9,7 +9,9 @@
 //! about the server. So the bench measures in a namespace of its own with cubic, whatever
 //! the host uses. A new namespace copies the host's TCP buffer sizes and its congestion
 //! control (which is why the bench sets cubic itself); most other settings start at Linux's
-//! defaults.
+//! defaults. Linux lets a namespace other than the host's choose only a congestion control
+//! the host allows, and a host that boots with BBR may allow no other: the bench then allows
+//! cubic for the moment the namespace takes to choose it, and puts the host's list back.
 //!
 //! Making a namespace needs root (`CAP_SYS_ADMIN`). Without it the bench measures on the
 //! host's network, and the results say which congestion control that was.
@@ -24,6 +26,10 @@ use nix::sched::{CloneFlags, setns, unshare};
 /// Where the congestion control of new TCP connections is chosen, for the network namespace
 /// of the process that reads or writes it.
 const CONGESTION_CONTROL: &str = "/proc/sys/net/ipv4/tcp_congestion_control";
+
+/// The congestion controls a namespace other than the host's may choose: one list for the
+/// whole machine, which only the host's namespace may change.
+const ALLOWED: &str = "/proc/sys/net/ipv4/tcp_allowed_congestion_control";
 
 /// The congestion control the bench measures with: Linux's default.
 const MEASURED_WITH: &str = "cubic";
@@ -50,21 +56,52 @@ pub fn isolate() -> io::Result<String> {
         Ok(file) => file,
         Err(error) => return Ok(fall_back(&error)),
     };
+    // Allow cubic, if the host does not, while still in the host's namespace. A namespace keeps
+    // the congestion control it chose, so the host's list goes back right after (below).
+    let allowed = fs::read_to_string(ALLOWED).unwrap_or_default().trim().to_string();
+    let allow_for_now = !allowed.split_whitespace().any(|name| name == MEASURED_WITH);
+    if allow_for_now {
+        match fs::write(ALLOWED, format!("{allowed} {MEASURED_WITH}")) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+                return Ok(fall_back(&"making a network namespace needs root"));
+            }
+            Err(error) => return Ok(fall_back(&error)),
+        }
+    }
     match unshare(CloneFlags::CLONE_NEWNET) {
         Ok(()) => {}
         Err(Errno::EPERM) => return Ok(fall_back(&"making a network namespace needs root")),
         Err(errno) => return Ok(fall_back(&errno)),
     }
-    match set_up() {
-        Ok(()) => Ok(format!(
-            "Network: loopback in a network namespace of the bench's own, with Linux's default \
-             congestion control ({MEASURED_WITH}; the host uses {host}), so that the host's \
-             choice does not decide the large-file figures (see DESIGN.md)."
-        )),
+    let own_namespace = fs::File::open("/proc/self/ns/net")?;
+    let set_up = set_up();
+    let back_to_host = |why: &dyn std::fmt::Display| {
+        setns(&host_namespace, CloneFlags::CLONE_NEWNET).map_err(|errno| {
+            io::Error::other(format!("{why}; going back to the host's network: {errno}"))
+        })
+    };
+    if allow_for_now {
+        back_to_host(&"putting back the host's allowed congestion controls")?;
+        if let Err(error) = fs::write(ALLOWED, &allowed) {
+            eprintln!("bench: could not put back {ALLOWED} ({allowed}): {error}");
+        }
+    }
+    match set_up {
+        Ok(()) => {
+            if allow_for_now {
+                setns(&own_namespace, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+            }
+            Ok(format!(
+                "Network: loopback in a network namespace of the bench's own, with Linux's \
+                 default congestion control ({MEASURED_WITH}; the host uses {host}), so that \
+                 the host's choice does not decide the large-file figures (see DESIGN.md)."
+            ))
+        }
         Err(error) => {
-            setns(&host_namespace, CloneFlags::CLONE_NEWNET).map_err(|errno| {
-                io::Error::other(format!("{error}; going back to the host's network: {errno}"))
-            })?;
+            if !allow_for_now {
+                back_to_host(&error)?;
+            }
             Ok(fall_back(&error))
         }
     }
