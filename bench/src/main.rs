@@ -174,6 +174,8 @@ fn run(args: &Args) -> io::Result<()> {
     }
     match &nginx {
         Some(path) => targets.push(Target::nginx(path)),
+        // Left out on purpose (`--no-nginx`): nothing to say.
+        None if args.no_nginx => {}
         None => eprintln!("nginx not found: no reference row (apt-get install nginx to add one)"),
     }
     let one_core = rounds::run(&setup, &targets, &workloads, Cores::One)?;
