@@ -153,10 +153,10 @@ fn run(args: &Args) -> io::Result<()> {
         // stage01 answers hello world and serves no file: nothing to compare.
         let stages: Vec<&Stage> = stages.into_iter().filter(|stage| stage.number >= 2).collect();
         let binaries = build_for_profile(workspace, &stages)?;
-        network::isolate()?;
+        let network = network::isolate()?;
         let root = make_root()?;
         let nginx = if args.no_nginx { None } else { server::find_nginx() };
-        return profile_all(workspace, &stages, &binaries, nginx.as_deref(), root.path());
+        return profile_all(workspace, &stages, &binaries, nginx.as_deref(), root.path(), &network);
     }
     let binaries = build(workspace, &stages)?;
     let network = network::isolate()?;
@@ -340,13 +340,15 @@ fn build_for_profile(workspace: &Path, stages: &[&Stage]) -> io::Result<PathBuf>
 }
 
 /// Profiles every stage and nginx under the profile's workloads, one after the other, and
-/// writes the flame graphs, the tables and the chart.
+/// writes the flame graphs, the tables and the chart. `network` is the sentence
+/// [`network::isolate`] returned, which the profile prints as the tables do.
 fn profile_all(
     workspace: &Path,
     stages: &[&'static Stage],
     binaries: &Path,
     nginx: Option<&Path>,
     root: &Path,
+    network: &str,
 ) -> io::Result<()> {
     let results = workspace.join("bench/results");
     let flame_graphs = results.join("profiles");
@@ -365,13 +367,13 @@ fn profile_all(
         }
     }
     let markdown = format!(
-        "# Where a request's CPU time goes\n\n{}\n\nEach server ran alone on core 0 (stages with \
-         a loop per core with `--workers 1`, nginx with one worker), wrk -t1 on core 1, for a \
-         warm-up of 1 s and then 5 s while `perf record -e cpu-clock -g -a -C 0 -F 997` sampled \
-         core 0 (the stages built with frame pointers); the samples of the server's threads (and \
-         of stage03's children) are kept. CPU us/request is their time over the requests wrk \
-         completed meanwhile; the shares are of that time. \
-         Written by `cargo run --release -p bench -- --profile`; see \
+        "# Where a request's CPU time goes\n\n{}\n\n{network}\n\nEach server ran alone on core \
+         0 (stages with a loop per core with `--workers 1`, nginx with one worker), wrk -t1 on \
+         core 1, for a warm-up of 1 s and then 5 s while `perf record -e cpu-clock -g -a -C 0 \
+         -F 997` sampled core 0 (the stages built with frame pointers); the samples of the \
+         server's threads (and of stage03's children) are kept. CPU us/request is their time \
+         over the requests wrk completed meanwhile; the shares are of that time. Written by \
+         `cargo run --release -p bench -- --profile`; see \
          [DESIGN.md](../../DESIGN.md#where-the-time-goes) for what each category holds.\n{}",
         machine_description(),
         profile::markdown(&breakdowns, "profiles")
