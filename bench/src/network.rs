@@ -31,6 +31,9 @@ const CONGESTION_CONTROL: &str = "/proc/sys/net/ipv4/tcp_congestion_control";
 /// whole machine, which only the host's namespace may change.
 const ALLOWED: &str = "/proc/sys/net/ipv4/tcp_allowed_congestion_control";
 
+/// Why the bench measures on the host's network when it is not run as root.
+const NEEDS_ROOT: &str = "making a network namespace needs root";
+
 /// The congestion control the bench measures with: Linux's default.
 const MEASURED_WITH: &str = "cubic";
 
@@ -64,33 +67,38 @@ pub fn isolate() -> io::Result<String> {
         match fs::write(ALLOWED, format!("{allowed} {MEASURED_WITH}")) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
-                return Ok(fall_back(&"making a network namespace needs root"));
+                return Ok(fall_back(&NEEDS_ROOT));
             }
             Err(error) => return Ok(fall_back(&error)),
         }
     }
-    match unshare(CloneFlags::CLONE_NEWNET) {
-        Ok(()) => {}
-        Err(Errno::EPERM) => return Ok(fall_back(&"making a network namespace needs root")),
-        Err(errno) => return Ok(fall_back(&errno)),
+    if let Err(errno) = unshare(CloneFlags::CLONE_NEWNET) {
+        if allow_for_now {
+            put_back(&allowed);
+        }
+        return Ok(match errno {
+            Errno::EPERM => fall_back(&NEEDS_ROOT),
+            errno => fall_back(&errno),
+        });
     }
-    let own_namespace = fs::File::open("/proc/self/ns/net")?;
-    let set_up = set_up();
-    let back_to_host = |why: &dyn std::fmt::Display| {
+    // In the new namespace now: set it up, and keep a handle on it to come back to.
+    let own_namespace = fs::File::open("/proc/self/ns/net").and_then(|own| set_up().map(|()| own));
+    if allow_for_now || own_namespace.is_err() {
+        let why = own_namespace.as_ref().err().map_or_else(
+            || "putting back the host's allowed congestion controls".to_string(),
+            ToString::to_string,
+        );
         setns(&host_namespace, CloneFlags::CLONE_NEWNET).map_err(|errno| {
             io::Error::other(format!("{why}; going back to the host's network: {errno}"))
-        })
-    };
-    if allow_for_now {
-        back_to_host(&"putting back the host's allowed congestion controls")?;
-        if let Err(error) = fs::write(ALLOWED, &allowed) {
-            eprintln!("bench: could not put back {ALLOWED} ({allowed}): {error}");
-        }
+        })?;
     }
-    match set_up {
-        Ok(()) => {
+    if allow_for_now {
+        put_back(&allowed);
+    }
+    match own_namespace {
+        Ok(own) => {
             if allow_for_now {
-                setns(&own_namespace, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+                setns(&own, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
             }
             Ok(format!(
                 "Network: loopback in a network namespace of the bench's own, with Linux's \
@@ -98,12 +106,14 @@ pub fn isolate() -> io::Result<String> {
                  the host's choice does not decide the large-file figures (see DESIGN.md)."
             ))
         }
-        Err(error) => {
-            if !allow_for_now {
-                back_to_host(&error)?;
-            }
-            Ok(fall_back(&error))
-        }
+        Err(error) => Ok(fall_back(&error)),
+    }
+}
+
+/// Puts the host's list of allowed congestion controls back, from the host's namespace.
+fn put_back(allowed: &str) {
+    if let Err(error) = fs::write(ALLOWED, allowed) {
+        eprintln!("bench: could not put back {ALLOWED} ({allowed}): {error}");
     }
 }
 
