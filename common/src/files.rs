@@ -12,8 +12,9 @@
 //!    redirected (301) to the slash form, so relative links in the page resolve; without an
 //!    index it is 404 (no listings). The redirect's `Location` never starts with `//` or
 //!    `/\`, which a browser would read as another host;
-//! 5. the path must name a regular file (a FIFO or a device would block or never end), and,
-//!    with every symlink followed, must still lie inside the canonical root (404 otherwise).
+//! 5. the path must name a regular file (a FIFO or a device would block or never end), asked
+//!    of the file once it is open, and, with every symlink followed, must still lie inside the
+//!    canonical root (404 otherwise).
 //!
 //! A file comes with its [`Validators`] (modification time and length): they become
 //! `Last-Modified` and `ETag`, and let a browser revalidate its cached copy with a `304`.
@@ -82,29 +83,35 @@ pub fn resolve(root: &Path, path: &str, index: &str) -> Result<Resolved, HttpErr
         return Err(HttpError::new(Status::BadRequest, "path escapes the root"));
     }
 
-    let segments = decoded.split('/').filter(|segment| !segment.is_empty() && *segment != ".");
-    let (mut file_path, mut metadata) = look_up(root, root.to_path_buf(), segments)?;
-    // The type comes from the name asked for (a symlink's target may be named otherwise).
-    let mut content_type = content_type(Path::new(decoded.as_ref()));
+    let mut names: Vec<&str> =
+        decoded.split('/').filter(|segment| !segment.is_empty() && *segment != ".").collect();
+    // The name to open: a path that ends in a slash names a directory, served by its index;
+    // otherwise its last name, which may still turn out to be a directory.
+    let name = match decoded.ends_with('/') {
+        true => index,
+        false => match names.pop() {
+            Some(name) => name,
+            // The root itself, asked for without its slash (`/.`): it is a directory.
+            None => return Ok(Resolved::Redirect(slash_form(path))),
+        },
+    };
+    let (directory, symlink_met) = walk(root, &names)?;
+    let (file, metadata) = open(root, &directory, name, symlink_met)?;
     if metadata.is_dir() {
-        if !decoded.ends_with('/') {
-            return Ok(Resolved::Redirect(slash_form(path)));
-        }
-        (file_path, metadata) = look_up(root, file_path, [index].into_iter())?;
-        content_type = self::content_type(Path::new(index));
+        return match decoded.ends_with('/') {
+            // An index that is itself a directory.
+            true => Err(HttpError::new(Status::NotFound, "not a regular file")),
+            false => Ok(Resolved::Redirect(slash_form(path))),
+        };
     }
-    // Checked before opening: opening a FIFO for reading blocks until a writer appears.
+    // A FIFO or a device would block a read, or never end.
     if !metadata.is_file() {
         return Err(HttpError::new(Status::NotFound, "not a regular file"));
     }
-    // O_NOFOLLOW: if the file was swapped for a symlink since we looked, the open fails.
-    let file = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&file_path)
-        .map_err(lookup_failed)?;
     let validators =
         metadata.modified().ok().map(|modified| Validators { modified, length: metadata.len() });
+    // The type comes from the name asked for (a symlink's target may be named otherwise).
+    let content_type = content_type(Path::new(name));
     Ok(Resolved::File { file, length: metadata.len(), content_type, validators })
 }
 
@@ -127,39 +134,58 @@ fn slash_form(path: &str) -> String {
     location
 }
 
-/// Walks `segments` down from `start` (inside `root`), one `lstat` per segment, which
-/// describes a symlink itself instead of following it. A walk that meets no symlink cannot
-/// leave the root, since `..` was refused: that is the common case, and it costs no more
-/// system calls than a plain `stat` of the path would. When a symlink is met, the whole path
-/// is resolved ([`fs::canonicalize`]) and must still lie inside the root.
-///
-/// Returns the path to open (the resolved one, if a symlink was met) and its metadata.
-fn look_up<'a>(
-    root: &Path,
-    mut path: PathBuf,
-    segments: impl Iterator<Item = &'a str>,
-) -> Result<(PathBuf, Metadata), HttpError> {
-    let mut metadata = None;
+/// Walks the directories of a path down from the root, one `lstat` each, which describes a
+/// symlink itself instead of following it. A walk that meets no symlink cannot leave the root,
+/// since `..` was refused: that is the common case. Returns the directory reached and whether
+/// a symlink was met on the way. A name that is not a directory makes the open that follows
+/// fail, so it is not checked here.
+fn walk(root: &Path, names: &[&str]) -> Result<(PathBuf, bool), HttpError> {
+    let mut path = root.to_path_buf();
     let mut symlink_met = false;
-    for segment in segments {
-        path.push(segment);
-        let found = fs::symlink_metadata(&path).map_err(lookup_failed)?;
-        symlink_met |= found.file_type().is_symlink();
-        metadata = Some(found);
+    for name in names {
+        path.push(name);
+        symlink_met |= fs::symlink_metadata(&path).map_err(lookup_failed)?.is_symlink();
     }
-    if symlink_met {
-        let real_path = fs::canonicalize(&path).map_err(lookup_failed)?;
-        if !real_path.starts_with(root) {
-            return Err(HttpError::new(Status::NotFound, "symlink leads outside the root"));
+    Ok((path, symlink_met))
+}
+
+/// Opens `name` in `directory`, then asks the open file what it is (`fstat`): the length,
+/// type and times served are those of the file being sent, even if the name changes
+/// meanwhile, and the path is looked up once, not once to look and again to open.
+///
+/// The open takes two flags. `O_NOFOLLOW` makes it fail (`ELOOP`) if `name` is a symlink.
+/// `O_NONBLOCK` makes opening a FIFO return at once instead of waiting for a writer; `fstat`
+/// then tells the caller it is no regular file. Reads of a regular file ignore the flag.
+///
+/// A symlink, met on the way or as `name`, is resolved with the whole path
+/// ([`fs::canonicalize`]), which must still lie inside the root.
+fn open(
+    root: &Path,
+    directory: &Path,
+    name: &str,
+    symlink_met: bool,
+) -> Result<(File, Metadata), HttpError> {
+    let path = directory.join(name);
+    let open = |path: &Path| -> io::Result<(File, Metadata)> {
+        let file = File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)?;
+        let metadata = file.metadata()?;
+        Ok((file, metadata))
+    };
+    if !symlink_met {
+        match open(&path) {
+            Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {}
+            opened => return opened.map_err(lookup_failed),
         }
-        let metadata = fs::metadata(&real_path).map_err(lookup_failed)?;
-        return Ok((real_path, metadata));
     }
-    match metadata {
-        Some(metadata) => Ok((path, metadata)),
-        // No segments: the root itself.
-        None => Ok((path, fs::metadata(root).map_err(lookup_failed)?)),
+    let real_path = fs::canonicalize(&path).map_err(lookup_failed)?;
+    if !real_path.starts_with(root) {
+        return Err(HttpError::new(Status::NotFound, "symlink leads outside the root"));
     }
+    // Canonical, the path holds no symlink: if one appeared since, the open fails.
+    open(&real_path).map_err(lookup_failed)
 }
 
 /// The status for a failed look-up or open: missing is 404, unreadable 403. Running out of
@@ -345,6 +371,8 @@ mod tests {
         let f = fixture();
         assert_eq!(status(resolve(&f.root, "/nope.html")), Status::NotFound);
         assert_eq!(status(resolve(&f.root, "/index.html/more")), Status::NotFound);
+        // A slash after a file's name asks for a directory, and there is none.
+        assert_eq!(status(resolve(&f.root, "/index.html/")), Status::NotFound);
     }
 
     #[test]

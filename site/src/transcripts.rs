@@ -158,7 +158,7 @@ pub fn excerpt(stage: &str, recording: &Recording, lang: Lang) -> Result<String,
     if plan.start == Start::Ring {
         // The kernel reads the request and writes the response; the excerpt must show the ring
         // at work and the file read for the response.
-        if !has(&["io_uring_enter"], "IORING_ENTER_GETEVENTS") || !has(&["statx"], "\"www/") {
+        if !has(&["io_uring_enter"], "IORING_ENTER_GETEVENTS") || !has(&["openat"], "\"www/") {
             return Err(format!("{stage}: the excerpt shows no io_uring_enter or no file"));
         }
     } else if !has(&["recvfrom", "read"], "\"GET ") {

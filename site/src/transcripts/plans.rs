@@ -104,6 +104,7 @@ pub(super) const COMMON_NOTES: &[Note] = &[
         "open it, refusing a symlink",
         "打开它，拒绝符号链接",
     ),
+    note(&["statx(", "AT_EMPTY_PATH"], "fstat: what was opened?", "fstat，问打开的是什么"),
     note(&["read(", "\"/* "], "the file", "文件内容"),
     note(&["\"HTTP/1.1 200"], "head and body in one call", "头部和正文一次发出"),
     note(&["epoll_ctl(", "EPOLL_CTL_ADD"], "watch it", "开始关注它"),
