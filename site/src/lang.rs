@@ -296,6 +296,27 @@ mod tests {
         assert_eq!(Lang::English.header_line(line), line);
     }
 
+    /// The profile's categories are named in Chinese twice: here, for the tables the bench
+    /// writes in English, and in the bench's own Chinese chart. The committed profile keeps
+    /// the two in step: every category its table heads is in the chart's legend as named here.
+    #[test]
+    fn the_profile_categories_are_named_as_the_chinese_chart_names_them() {
+        let results = crate::workspace().join("bench/results");
+        let table =
+            std::fs::read_to_string(results.join("profile.md")).expect("the committed profile");
+        let chart = std::fs::read_to_string(results.join("profile.zh-CN.svg")).expect("its chart");
+        let header = table.lines().find(|line| line.starts_with("| server |")).expect("a table");
+        // The cells between the figure and the link are the categories.
+        let cells: Vec<&str> = header.trim_matches('|').split('|').map(str::trim).collect();
+        let categories = &cells[2..cells.len() - 1];
+        assert_eq!(categories.len(), 7, "{header}");
+        for category in categories {
+            let chinese = Lang::Chinese.header(category);
+            assert_ne!(chinese, *category, "{category} has no Chinese name here");
+            assert!(chart.contains(&format!(">{chinese}<")), "the chart does not name {chinese}");
+        }
+    }
+
     #[test]
     fn comments_are_left_out_and_quoted_hashes_kept() {
         let block =
