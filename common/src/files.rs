@@ -87,24 +87,23 @@ pub fn resolve(root: &Path, path: &str, index: &str) -> Result<Resolved, HttpErr
         decoded.split('/').filter(|segment| !segment.is_empty() && *segment != ".").collect();
     // The name to open: a path that ends in a slash names a directory, served by its index;
     // otherwise its last name, which may still turn out to be a directory.
-    let name = match decoded.ends_with('/') {
-        true => index,
-        false => match names.pop() {
+    let names_directory = decoded.ends_with('/');
+    let name = if names_directory {
+        index
+    } else {
+        match names.pop() {
             Some(name) => name,
             // The root itself, asked for without its slash (`/.`): it is a directory.
             None => return Ok(Resolved::Redirect(slash_form(path))),
-        },
+        }
     };
     let (directory, symlink_met) = walk(root, &names)?;
     let (file, metadata) = open(root, &directory, name, symlink_met)?;
-    if metadata.is_dir() {
-        return match decoded.ends_with('/') {
-            // An index that is itself a directory.
-            true => Err(HttpError::new(Status::NotFound, "not a regular file")),
-            false => Ok(Resolved::Redirect(slash_form(path))),
-        };
+    if metadata.is_dir() && !names_directory {
+        return Ok(Resolved::Redirect(slash_form(path)));
     }
-    // A FIFO or a device would block a read, or never end.
+    // A FIFO or a device would block a read, or never end; an index that is itself a
+    // directory is no file either.
     if !metadata.is_file() {
         return Err(HttpError::new(Status::NotFound, "not a regular file"));
     }
