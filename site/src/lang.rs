@@ -307,7 +307,7 @@ mod tests {
         let chart = std::fs::read_to_string(results.join("profile.zh-CN.svg")).expect("its chart");
         let header = table.lines().find(|line| line.starts_with("| server |")).expect("a table");
         // The cells between the figure and the link are the categories.
-        let cells: Vec<&str> = header.trim_matches('|').split('|').map(str::trim).collect();
+        let cells = measured::cells(header).expect("a table row");
         let categories = &cells[2..cells.len() - 1];
         assert_eq!(categories.len(), 7, "{header}");
         for category in categories {
