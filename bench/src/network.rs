@@ -57,8 +57,9 @@ const RECEIVE_BUFFERS: &str = "/proc/sys/net/ipv4/tcp_rmem";
 const RECEIVE_BUFFERS_MEASURED: &str = "4096 2097152 6291456";
 
 /// Moves this process (and every process it starts from now on) into a network namespace of
-/// its own with loopback up, cubic and 2 MiB receive buffers to start with, if it can. Call it before starting any thread or
-/// server: a namespace is a thread's, and a thread started later inherits its creator's.
+/// its own with loopback up, cubic and 2 MiB receive buffers to start with, if it can. Call it
+/// before starting any thread or server: a namespace is a thread's, and a thread started later
+/// inherits its creator's.
 /// Returns the sentence the results print about the network.
 ///
 /// # Errors

@@ -322,17 +322,16 @@ fn chinese_paragraph(line: &str) -> Option<String> {
     if let Some(network) = line.strip_prefix("Network: loopback in a network namespace") {
         let measured = network.split("congestion control (").nth(1)?.split(';').next()?;
         let host = network.split("the host uses ").nth(1)?.split(')').next()?;
-        // Results from before the bench set the receive buffers do not name them.
-        if !network.contains("receive buffers that start at 2 MiB") {
-            return Some(format!(
-                "网络：回环，在压测自己的网络命名空间里，用 Linux 默认的拥塞控制 `{measured}`\
-                 （主机用的是 `{host}`），这样大文件的数字不由主机的选择决定（见 DESIGN.md）。"
-            ));
-        }
+        // Results from before the bench set the receive buffers (profile.md) do not name them.
+        let why = if network.contains("receive buffers that start at 2 MiB") {
+            "，每个连接的接收缓冲区一开始就是 2 MiB。这样大文件的数字既不由主机的设置决定，\
+             也不由 wrk 的接收窗口碰巧长到多大决定"
+        } else {
+            "，这样大文件的数字不由主机的选择决定"
+        };
         return Some(format!(
             "网络：回环，在压测自己的网络命名空间里，用 Linux 默认的拥塞控制 `{measured}`\
-             （主机用的是 `{host}`），每个连接的接收缓冲区一开始就是 2 MiB。这样大文件的数字\
-             既不由主机的设置决定，也不由 wrk 的接收窗口碰巧长到多大决定（见 DESIGN.md）。"
+             （主机用的是 `{host}`）{why}（见 DESIGN.md）。"
         ));
     }
     if let Some(rest) =
